@@ -1,0 +1,72 @@
+"""``resolve``: from a ``CacheConfig`` (or the layered settings) to a wired cache stack.
+
+The stack is a composition of objects implementing one protocol; nothing connects until
+``await cache.connect()`` (or ``async with``)::
+
+    NullCache                                   enabled = false
+    InMemoryCache | RedisBackend | TieredCache  by memory.enabled and redis.url
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from cachekit._config import CacheConfig
+from cachekit._keys import CacheKeyGenerator
+from cachekit._memory import InMemoryCache
+from cachekit._null import NullCache
+from cachekit._protocol import CacheInterface
+from cachekit._redis import RedisBackend
+from cachekit._settings import load_config
+from cachekit._tiered import TieredCache
+
+
+def build_stack(config: CacheConfig, *, redis_client: aioredis.Redis | None = None) -> CacheInterface:
+    """The storage layers a config asks for, without cross-cutting wrappers."""
+    if not config.enabled:
+        return NullCache(config.ttl.default)
+    memory = (
+        InMemoryCache(
+            default_ttl=config.ttl.default,
+            max_size=config.memory.max_entries,
+            max_bytes=config.memory.max_bytes,
+        )
+        if config.memory.enabled
+        else None
+    )
+    remote = RedisBackend(config, client=redis_client) if config.redis.url else None
+    if memory is not None and remote is not None:
+        return TieredCache(memory, remote)
+    if remote is not None:
+        return remote
+    assert memory is not None, "validation guarantees a tier"
+    return memory
+
+
+def resolve(
+    config: CacheConfig | None = None,
+    *,
+    environment: str | None = None,
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    root: str | Path | None = None,
+    redis_client: aioredis.Redis | None = None,
+) -> CacheInterface:
+    """The fully wired, not yet connected cache for ``config`` or the layered settings.
+
+    Without ``config`` the settings layers are read (``environ`` defaults to
+    ``os.environ``). ``redis_client`` substitutes the Redis client (tests, fakeredis).
+    """
+    if config is None:
+        config = load_config(
+            environ=environ, environment=environment, preset=preset, overrides=overrides, root=root
+        )
+    cache = build_stack(config, redis_client=redis_client)
+    cache.config = config
+    cache.key_generator = CacheKeyGenerator.from_config(config.ai)
+    return cache
