@@ -20,6 +20,7 @@ from cachekit._exceptions import CacheValueError
 
 if TYPE_CHECKING:
     from cachekit._config import CacheConfig
+    from cachekit._health import HealthReport
     from cachekit._keys import CacheKeyGenerator
 
 T = TypeVar("T")
@@ -143,6 +144,12 @@ class CacheInterface(ABC):
     async def connect(self) -> bool:
         """Open connections; True when the backend is reachable. Safe to call twice."""
         return True
+
+    async def health(self) -> HealthReport:
+        """Current health; backends without remote parts are always ``ok``."""
+        from cachekit._health import HealthReport
+
+        return HealthReport(status="ok", tiers={type(self).__name__: "ok"})
 
     async def aclose(self) -> None:
         """Release connections. Safe to call twice."""

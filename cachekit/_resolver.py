@@ -5,6 +5,7 @@ The stack is a composition of objects implementing one protocol; nothing connect
 
     NullCache                                   enabled = false
     InMemoryCache | RedisBackend | TieredCache  by memory.enabled and redis.url
+    wrapped by the cross-cutting layers (resilience, telemetry, AI domain layer)
 """
 
 from __future__ import annotations
@@ -69,4 +70,6 @@ def resolve(
     cache = build_stack(config, redis_client=redis_client)
     cache.config = config
     cache.key_generator = CacheKeyGenerator.from_config(config.ai)
+    # Cross-cutting wrappers, innermost first; each implements the same protocol and
+    # copies config and key_generator from the layer it wraps.
     return cache

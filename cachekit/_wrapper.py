@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cachekit._health import HealthReport
 from cachekit._protocol import TTL, UNSET, CacheInterface
 
 
@@ -51,3 +52,6 @@ class CacheWrapper(CacheInterface):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    async def health(self) -> HealthReport:
+        return await self.inner.health()
