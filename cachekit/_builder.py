@@ -69,7 +69,9 @@ class CacheConfigBuilder:
         self._set("redis.connect_timeout", connect_timeout)
         return self._set("redis.fail_on_connection_error", fail_on_connection_error)
 
-    def with_security(self, security: SecurityConfig | None = None, **fields: Any) -> CacheConfigBuilder:
+    def with_security(
+        self, security: SecurityConfig | None = None, **fields: Any
+    ) -> CacheConfigBuilder:
         """Set TLS / posture options from a ``SecurityConfig`` or keyword fields."""
         values = msgspec.structs.asdict(security) if security is not None else {}
         values.update(fields)

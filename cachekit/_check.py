@@ -26,7 +26,9 @@ async def run_check(config: CacheConfig, out: TextIO) -> int:
         tiers.append("memory")
     if config.redis.url:
         tiers.append(f"redis {mask_url(config.redis.url)}")
-    out.write(f"environment {config.environment}, preset {config.preset}, tiers: {', '.join(tiers)}\n")
+    out.write(
+        f"environment {config.environment}, preset {config.preset}, tiers: {', '.join(tiers)}\n"
+    )
     cache = resolve(config)
     key = f"cachekit-check:{secrets.token_hex(8)}"
     value = {"check": secrets.token_hex(8)}

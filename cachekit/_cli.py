@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["table", "json", "toml"], default="table")
     show.add_argument("--sources", action="store_true", help="show where each value came from")
     show.set_defaults(handler=_cmd_config_show)
-    validate = config_sub.add_parser("validate", help="exit 0 when valid, else print problems, exit 2")
+    validate = config_sub.add_parser(
+        "validate", help="exit 0 when valid, else print every problem and exit 2"
+    )
     validate.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
     validate.set_defaults(handler=_cmd_config_validate)
 

@@ -23,7 +23,7 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za
 CompressionAlgorithm = Literal["zstd", "zlib", "lz4", "none"]
 TLSVersion = Literal["TLSv1.2", "TLSv1.3"]
 
-# Levels each algorithm accepts (inclusive).
+# Levels each algorithm accepts (inclusive); "none" ignores the level.
 COMPRESSION_LEVELS: dict[str, tuple[int, int]] = {
     "zstd": (1, 22),
     "zlib": (0, 9),
@@ -41,7 +41,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Base of every config section: frozen, keyword-only, unknown keys rejected."""
 
 
-class RedisConfig(_Section):
+class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Where Redis is and how cachekit talks to it. ``url = ""`` means memory only."""
 
     url: str
@@ -66,7 +66,7 @@ class RedisConfig(_Section):
         )
 
 
-class MemoryConfig(_Section):
+class MemoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The in-process tier: TTL + LRU bounded by entries and bytes."""
 
     enabled: bool
@@ -74,7 +74,7 @@ class MemoryConfig(_Section):
     max_bytes: PositiveInt
 
 
-class CompressionConfig(_Section):
+class CompressionConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Compression of encoded values above ``threshold`` bytes."""
 
     algorithm: CompressionAlgorithm
@@ -82,13 +82,13 @@ class CompressionConfig(_Section):
     threshold: NonNegativeInt
 
 
-class TTLConfig(_Section):
+class TTLConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Time to live, in seconds, when a call gives none."""
 
     default: PositiveInt
 
 
-class SecurityConfig(_Section):
+class SecurityConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """TLS and authentication options (the original's names), and posture overrides."""
 
     use_tls: bool = False
@@ -100,7 +100,7 @@ class SecurityConfig(_Section):
     allow_insecure: bool = False
 
 
-class MonitoringConfig(_Section):
+class MonitoringConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Telemetry switches and alert thresholds."""
 
     enabled: bool
@@ -113,7 +113,7 @@ class MonitoringConfig(_Section):
     invalidation_pattern_share: Fraction
 
 
-class SizeTiers(_Section):
+class SizeTiers(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Upper bounds, in characters, of the small / medium / large text tiers."""
 
     small: PositiveInt
@@ -121,7 +121,7 @@ class SizeTiers(_Section):
     large: PositiveInt
 
 
-class AIConfig(_Section):
+class AIConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Prompt-aware keys and the one per-operation TTL table."""
 
     enabled: bool
@@ -132,7 +132,7 @@ class AIConfig(_Section):
     operation_ttls: dict[Name, PositiveInt]
 
 
-class CacheConfig(_Section):
+class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole resolved configuration: one frozen object per stack."""
 
     preset: str

@@ -103,7 +103,10 @@ class CacheFactory:
 
     @staticmethod
     def for_testing(
-        cache_type: str = "memory", *, redis_url: str = "redis://localhost:6379/15", **overrides: Any
+        cache_type: str = "memory",
+        *,
+        redis_url: str = "redis://localhost:6379/15",
+        **overrides: Any,
     ) -> CacheInterface:
         """A short-TTL cache for tests: ``"memory"`` or ``"redis"`` (no memory tier)."""
         if cache_type not in {"memory", "redis"}:

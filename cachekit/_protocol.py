@@ -102,7 +102,9 @@ class CacheInterface(ABC):
         """Remove every entry of this cache's namespace (and nothing else)."""
 
     # -- provided ----------------------------------------------------------------------
-    async def get_or_set(self, key: str, loader: Loader, ttl: TTL = UNSET, *, type: Any = None) -> Any:
+    async def get_or_set(
+        self, key: str, loader: Loader, ttl: TTL = UNSET, *, type: Any = None
+    ) -> Any:
         """The cached value, or the loader's result stored under ``key``.
 
         Concurrent callers of a missing key share one loader run (single flight); a
@@ -151,7 +153,7 @@ class CacheInterface(ABC):
 
         return HealthReport(status="ok", tiers={type(self).__name__: "ok"})
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - a no-op is the right default
         """Release connections. Safe to call twice."""
 
     async def __aenter__(self: T) -> T:

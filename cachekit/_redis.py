@@ -27,12 +27,13 @@ def escape_glob(text: str) -> str:
     return text.translate(_GLOB_SPECIAL)
 
 
-def _expiry_args(ttl: float | None) -> dict[str, int]:
+def _expiry(ttl: float | None) -> tuple[int | None, int | None]:
+    """``(ex, px)`` for SET: whole seconds as EX, fractions as PX milliseconds."""
     if ttl is None:
-        return {}
+        return None, None
     if float(ttl).is_integer():
-        return {"ex": int(ttl)}
-    return {"px": max(1, round(ttl * 1000))}
+        return int(ttl), None
+    return None, max(1, round(ttl * 1000))
 
 
 class RedisBackend(CacheInterface):
@@ -41,6 +42,7 @@ class RedisBackend(CacheInterface):
     def __init__(self, config: CacheConfig, *, client: aioredis.Redis | None = None) -> None:
         super().__init__()
         self.config = config
+        self._config = config
         self.default_ttl = config.ttl.default
         self.prefix = config.key_prefix
         self.codec = Codec.from_config(config.compression)
@@ -52,14 +54,14 @@ class RedisBackend(CacheInterface):
     def client(self) -> aioredis.Redis:
         """The redis-py client, created on first use (no I/O until a command runs)."""
         if self._client is None:
-            self._client = make_client(self.config)
+            self._client = make_client(self._config)
         return self._client
 
-    def _decode(self, raw: bytes | None, type: Any) -> Any:
+    def _decode(self, raw: bytes | str | None, type: Any) -> Any:
         if raw is None:
             return None
         try:
-            return self.codec.decode(raw, type)
+            return self.codec.decode(raw if isinstance(raw, bytes) else raw.encode(), type)
         except CodecError:
             self.corrupt_entries += 1
             return None
@@ -99,8 +101,9 @@ class RedisBackend(CacheInterface):
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         seconds = check_ttl(ttl, self.default_ttl)
         data = self.codec.encode(value)
+        ex, px = _expiry(seconds)
         with map_redis_errors("SET"):
-            await self.client.set(self.prefix + key, data, **_expiry_args(seconds))
+            await self.client.set(self.prefix + key, data, ex=ex, px=px)
 
     async def delete(self, key: str) -> bool:
         with map_redis_errors("UNLINK"):
@@ -150,11 +153,11 @@ class RedisBackend(CacheInterface):
         if not items:
             return
         encoded = [(self.prefix + k, self.codec.encode(v)) for k, v in items.items()]
-        expiry = _expiry_args(seconds)
+        ex, px = _expiry(seconds)
         with map_redis_errors("SET"):
             async with self.client.pipeline(transaction=False) as pipe:
                 for name, data in encoded:
-                    pipe.set(name, data, **expiry)
+                    pipe.set(name, data, ex=ex, px=px)
                 await pipe.execute()
 
     async def delete_many(self, keys: Iterable[str]) -> int:

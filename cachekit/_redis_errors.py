@@ -40,7 +40,12 @@ def map_redis_errors(operation: str) -> Iterator[None]:
         yield
     except (rex.TimeoutError, TimeoutError) as exc:
         raise CacheTimeoutError(f"redis {operation} timed out: {describe(exc)}") from exc
-    except (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError, ssl.SSLError) as exc:
+    except (
+        rex.AuthenticationError,
+        rex.AuthorizationError,
+        rex.NoPermissionError,
+        ssl.SSLError,
+    ) as exc:
         raise CacheSecurityError(f"redis {operation} refused: {describe(exc)}") from exc
     except (rex.RedisError, OSError) as exc:
         lowered = str(exc).lower()

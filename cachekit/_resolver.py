@@ -26,7 +26,9 @@ from cachekit._settings import load_config
 from cachekit._tiered import TieredCache
 
 
-def build_stack(config: CacheConfig, *, redis_client: aioredis.Redis | None = None) -> CacheInterface:
+def build_stack(
+    config: CacheConfig, *, redis_client: aioredis.Redis | None = None
+) -> CacheInterface:
     """The storage layers a config asks for, without cross-cutting wrappers."""
     if not config.enabled:
         return NullCache(config.ttl.default)

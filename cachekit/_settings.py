@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from dynaconf.utils.parse_conf import parse_conf_data
+from dynaconf.utils.parse_conf import parse_conf_data  # type: ignore[import-untyped]
 
 from cachekit._config import CacheConfig
 from cachekit._exceptions import ConfigProblem
@@ -70,7 +70,9 @@ def _read_toml(path: Path, problems: list[ConfigProblem]) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        problems.append(ConfigProblem(key="(file)", message=f"cannot read: {exc}", source=str(path)))
+        problems.append(
+            ConfigProblem(key="(file)", message=f"cannot read: {exc}", source=str(path))
+        )
         return {}
 
 
@@ -133,7 +135,9 @@ def _env_layer(environ: Mapping[str, str], problems: list[ConfigProblem]) -> Lay
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 problems.append(
-                    ConfigProblem(key=".".join(path), message="conflicts with another variable", source=var)
+                    ConfigProblem(
+                        key=".".join(path), message="conflicts with another variable", source=var
+                    )
                 )
                 break
             node = child
@@ -169,7 +173,11 @@ def _expand_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _merge(
-    target: dict[str, Any], data: dict[str, Any], prefix: str, source: str | Layer, sources: dict[str, str]
+    target: dict[str, Any],
+    data: dict[str, Any],
+    prefix: str,
+    source: str | Layer,
+    sources: dict[str, str],
 ) -> None:
     """Leaf-wise merge of ``data`` into ``target``; records each leaf's source."""
     for key, value in data.items():
@@ -245,7 +253,7 @@ def load_settings(
             problems.append(
                 ConfigProblem(
                     key="environment",
-                    message="is chosen by CACHEKIT_ENV (or the environment argument), not set as a key",
+                    message="is chosen by CACHEKIT_ENV or the environment argument, not as a key",
                     value=repr(layer.data["environment"])[:80],
                     source=layer.source_of("environment"),
                 )
@@ -275,7 +283,13 @@ def load_settings(
             )
         )
         preset_data = {}
-    _merge(data, preset_data, "", f"preset {preset_name} (environments/{preset_path(preset_name).name})", sources)
+    _merge(
+        data,
+        preset_data,
+        "",
+        f"preset {preset_name} (environments/{preset_path(preset_name).name})",
+        sources,
+    )
     for layer in layers:
         _merge(data, layer.data, "", layer, sources)
     data["preset"] = preset_name

@@ -19,7 +19,9 @@ import msgspec
 
 from cachekit._config import COMPRESSION_LEVELS, CacheConfig
 from cachekit._exceptions import CacheConfigError, ConfigProblem
-from cachekit._masking import mask_value
+from cachekit._masking import MASK, mask_value
+
+SECRETS_FILE = ".secrets.toml"
 
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -43,7 +45,9 @@ def _dict_value_type(tp: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def schema_leaves(cls: type[msgspec.Struct] = CacheConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def schema_leaves(
+    cls: type[msgspec.Struct] = CacheConfig, prefix: str = ""
+) -> Iterator[tuple[str, Any]]:
     """Every leaf of the schema as ``(dotted_key, type)``; a name-keyed table counts as one leaf."""
     for name, tp in struct_fields(cls).items():
         if _is_struct(tp):
@@ -72,14 +76,11 @@ class _Checker:
         return ", ".join(layers) if layers else None
 
     def add(self, dotted: str, message: str, value: Any = ..., *, source: bool = True) -> None:
-        self.problems.append(
-            ConfigProblem(
-                key=dotted,
-                message=message,
-                value=None if value is ... else display(dotted, value),
-                source=self.source(dotted) if source else None,
-            )
-        )
+        origin = self.source(dotted) if source else None
+        shown = None if value is ... else display(dotted, value)
+        if shown is not None and origin is not None and SECRETS_FILE in origin:
+            shown = MASK  # a mistyped secret key must not print its value
+        self.problems.append(ConfigProblem(key=dotted, message=message, value=shown, source=origin))
 
     def struct(self, cls: type[msgspec.Struct], data: Any, prefix: str) -> None:
         dotted_self = prefix.rstrip(".")
@@ -87,9 +88,7 @@ class _Checker:
             self.add(dotted_self, "expected a table", data)
             return
         fields = struct_fields(cls)
-        defaults = {
-            f.name for f in msgspec.structs.fields(cls) if f.required is False
-        }
+        defaults = {f.name for f in msgspec.structs.fields(cls) if f.required is False}
         for key, value in data.items():
             dotted = f"{prefix}{key}"
             if key not in fields:
@@ -136,7 +135,12 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
 def _check_compression(data: dict[str, Any], check: _Checker) -> None:
     algorithm = _get(data, "compression.algorithm")
     level = _get(data, "compression.level")
-    if isinstance(algorithm, str) and algorithm in COMPRESSION_LEVELS and isinstance(level, int):
+    if (
+        isinstance(algorithm, str)
+        and algorithm != "none"
+        and algorithm in COMPRESSION_LEVELS
+        and isinstance(level, int)
+    ):
         low, high = COMPRESSION_LEVELS[algorithm]
         if not low <= level <= high:
             check.add(
@@ -149,7 +153,11 @@ def _check_compression(data: dict[str, Any], check: _Checker) -> None:
 def _check_tiers(data: dict[str, Any], check: _Checker) -> None:
     tiers = [_get(data, f"ai.size_tiers.{t}") for t in ("small", "medium", "large")]
     if all(isinstance(t, int) for t in tiers) and not tiers[0] < tiers[1] < tiers[2]:
-        check.add("ai.size_tiers", "tiers must increase: small < medium < large", _get(data, "ai.size_tiers"))
+        check.add(
+            "ai.size_tiers",
+            "tiers must increase: small < medium < large",
+            _get(data, "ai.size_tiers"),
+        )
 
 
 def _is_file(path: str) -> bool:
@@ -171,7 +179,9 @@ def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     if url and scheme not in {"redis", "rediss", "unix"}:
         check.add("redis.url", "scheme must be redis://, rediss:// or unix://", url)
         return
-    tls_files = [k for k in ("tls_ca_path", "tls_cert_path", "tls_key_path") if _get(data, f"security.{k}")]
+    tls_files = [
+        k for k in ("tls_ca_path", "tls_cert_path", "tls_key_path") if _get(data, f"security.{k}")
+    ]
     if scheme in {"redis", "unix"} and (tls_files or _get(data, "security.use_tls") is True):
         what = ", ".join(f"security.{k}" for k in tls_files) or "security.use_tls"
         check.add("redis.url", f"plaintext URL contradicts {what}: use rediss://", url)

@@ -25,7 +25,9 @@ def redis_server_factory() -> Iterator[Callable[..., RedisServer]]:
     _need_redis()
     servers: list[RedisServer] = []
 
-    def make(*args: str, tls: bool = False, start: bool = True, port: int | None = None) -> RedisServer:
+    def make(
+        *args: str, tls: bool = False, start: bool = True, port: int | None = None
+    ) -> RedisServer:
         server = RedisServer(args, tls=tls, port=port)
         servers.append(server)
         return server.start() if start else server

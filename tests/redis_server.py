@@ -33,7 +33,9 @@ def redis_binary() -> str | None:
 class RedisServer:
     """One redis-server process on its own port and directory."""
 
-    def __init__(self, args: Sequence[str] = (), *, port: int | None = None, tls: bool = False) -> None:
+    def __init__(
+        self, args: Sequence[str] = (), *, port: int | None = None, tls: bool = False
+    ) -> None:
         binary = redis_binary()
         if binary is None:
             raise RuntimeError("redis-server is not installed")
@@ -51,15 +53,24 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         """Start the server and wait until its port accepts connections."""
-        port_args = ["--port", "0", "--tls-port", str(self.port)] if self.tls else ["--port", str(self.port)]
+        port_args = (
+            ["--port", "0", "--tls-port", str(self.port)]
+            if self.tls
+            else ["--port", str(self.port)]
+        )
         cmd = [
             self.binary,
             *port_args,
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(self.dir),
-            "--logfile", str(self.dir / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--logfile",
+            str(self.dir / "redis.log"),
             *self.args,
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

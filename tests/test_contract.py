@@ -45,7 +45,9 @@ def _config(url: str, memory: bool) -> Any:
 
 
 @pytest.fixture(params=BACKENDS)
-async def cache(request: pytest.FixtureRequest, shared_redis_server: RedisServer) -> AsyncIterator[CacheInterface]:
+async def cache(
+    request: pytest.FixtureRequest, shared_redis_server: RedisServer
+) -> AsyncIterator[CacheInterface]:
     """Each backend in turn, connected, in a namespace of its own."""
     kind = request.param
     if kind == "memory":
@@ -176,7 +178,9 @@ async def test_contract_get_or_set_single_flight(cache: CacheInterface) -> None:
     assert await cache.get("sf") == {"v": 1}
 
 
-async def test_contract_get_or_set_error_reaches_waiters_and_is_not_cached(cache: CacheInterface) -> None:
+async def test_contract_get_or_set_error_reaches_waiters_and_is_not_cached(
+    cache: CacheInterface,
+) -> None:
     """A loader error reaches every waiter and nothing is cached."""
     gate = asyncio.Event()
 
@@ -209,5 +213,3 @@ async def test_contract_aclose_twice_is_safe(cache: CacheInterface) -> None:
     """aclose() may be called twice."""
     await cache.aclose()
     await cache.aclose()
-
-
