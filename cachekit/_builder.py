@@ -72,8 +72,18 @@ class CacheConfigBuilder:
     def with_security(
         self, security: SecurityConfig | None = None, **fields: Any
     ) -> CacheConfigBuilder:
-        """Set TLS / posture options from a ``SecurityConfig`` or keyword fields."""
-        values = msgspec.structs.asdict(security) if security is not None else {}
+        """Set TLS / posture options from a ``SecurityConfig`` or keyword fields.
+
+        Only the fields a ``SecurityConfig`` sets away from their defaults are applied, so
+        ``SecurityConfig(username=..., password=...)`` does not reset the preset's posture
+        or keys configured in other layers; keyword fields always apply.
+        """
+        values: dict[str, Any] = {}
+        if security is not None:
+            for field in msgspec.structs.fields(security):
+                value = getattr(security, field.name)
+                if value != field.default:
+                    values[field.name] = value
         values.update(fields)
         for key, value in values.items():
             self._set(f"security.{key}", value)

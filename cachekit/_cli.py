@@ -21,14 +21,26 @@ EXIT_UNFIT = 1
 EXIT_CONFIG = 2
 
 
-def _resolve(args: argparse.Namespace) -> Any:
+def _resolve(args: argparse.Namespace, *, posture: bool = True) -> Any:
     from cachekit._settings import resolve_settings
 
-    return resolve_settings(environment=args.env, preset=getattr(args, "preset", None))
+    return resolve_settings(
+        environment=args.env, preset=getattr(args, "preset", None), posture=posture
+    )
+
+
+def _write_findings(config: Any, stream: TextIO) -> None:
+    """Posture findings, one per line (``error`` ones make ``config validate`` exit 2)."""
+    from cachekit._posture import findings
+
+    for finding in findings(config):
+        stream.write(f"cachekit: {finding}\n")
 
 
 def _cmd_config_show(args: argparse.Namespace, out: TextIO) -> int:
-    resolved = _resolve(args)
+    # Shows a config even when its posture rules refuse it; the findings go to stderr.
+    resolved = _resolve(args, posture=False)
+    _write_findings(resolved.config, sys.stderr)
     tree = mask_tree(resolved.config.to_dict())
     leaves = flatten(tree)
     if args.format == "json":
@@ -74,6 +86,7 @@ def _cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
     out.write(
         f"configuration valid: environment {config.environment}, preset {config.preset}\n"
     )
+    _write_findings(config, out)
     return EXIT_OK
 
 
@@ -107,7 +120,32 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from cachekit._check import run_check
 
     resolved = _resolve(args)
-    return asyncio.run(run_check(resolved.config, out))
+    return asyncio.run(run_check(resolved.config, out, serve=args.serve))
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit._server import serve
+    from cachekit._settings import ResolvedSettings, resolve_settings
+
+    flags = {"server.host": args.host, "server.port": args.port}
+    given = {key: value for key, value in flags.items() if value is not None}
+    resolved = resolve_settings(environment=args.env, overrides=given)
+    if given:  # name the flag, not "code override", as the source
+        sources = dict(resolved.sources)
+        sources.update({key: f"command line --{key.split('.')[1]}" for key in given})
+        resolved = ResolvedSettings(config=resolved.config, sources=sources, root=resolved.root)
+    return serve(resolved, log_level=args.log_level)
+
+
+def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit._stats import run_stats
+
+    url = args.url
+    if url is None:
+        server = _resolve(args).config.server
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        url = f"http://{host}:{server.port}"
+    return run_stats(url, out, sys.stderr, as_json=args.format == "json", timeout=args.timeout)
 
 
 Command = Callable[[argparse.Namespace, TextIO], int]
@@ -144,7 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate, connect, round-trip a value; non-zero if unfit")
     check.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    check.add_argument(
+        "--serve", action="store_true", help="also require that `cachekit serve` could start"
+    )
     check.set_defaults(handler=_cmd_check)
+
+    serve = sub.add_parser("serve", help="run the HTTP service: key/value API and ops endpoints")
+    serve.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    serve.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: server.port, 8000)")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(handler=_cmd_serve)
+
+    stats = sub.add_parser("stats", help="a running service's cache analytics and alerts")
+    stats.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    stats.add_argument("--url", help="service base URL (default: http://server.host:server.port)")
+    stats.add_argument("--format", choices=["text", "json"], default="text")
+    stats.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    stats.set_defaults(handler=_cmd_stats)
     return parser
 
 

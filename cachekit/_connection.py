@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -10,8 +9,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from cachekit._config import CacheConfig
-
-_TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+from cachekit._security import connection_security_kwargs
 
 
 def retry_policy(config: CacheConfig, *, retries: int | None = None) -> Retry:
@@ -24,7 +22,7 @@ def retry_policy(config: CacheConfig, *, retries: int | None = None) -> Retry:
 
 def connection_kwargs(config: CacheConfig, *, retries: int | None = None) -> dict[str, Any]:
     """Keyword arguments for ``redis.asyncio.Redis.from_url``; TLS options reach the socket."""
-    redis_cfg, sec = config.redis, config.security
+    redis_cfg = config.redis
     kwargs: dict[str, Any] = {
         "max_connections": redis_cfg.max_connections,
         "socket_timeout": redis_cfg.socket_timeout,
@@ -33,20 +31,8 @@ def connection_kwargs(config: CacheConfig, *, retries: int | None = None) -> dic
         "decode_responses": False,
         "client_name": f"cachekit-{config.namespace}",
     }
-    if redis_cfg.username is not None:
-        kwargs["username"] = redis_cfg.username
-    if redis_cfg.password is not None:
-        kwargs["password"] = redis_cfg.password
-    if redis_cfg.url.startswith("rediss://"):
-        kwargs["ssl_cert_reqs"] = "required" if sec.verify_certificates else "none"
-        kwargs["ssl_check_hostname"] = sec.verify_certificates
-        kwargs["ssl_min_version"] = _TLS_VERSIONS[sec.min_tls_version]
-        if sec.tls_ca_path:
-            kwargs["ssl_ca_certs"] = sec.tls_ca_path
-        if sec.tls_cert_path:
-            kwargs["ssl_certfile"] = sec.tls_cert_path
-        if sec.tls_key_path:
-            kwargs["ssl_keyfile"] = sec.tls_key_path
+    # Credentials (security.* or redis.*, see cachekit._security) and TLS options.
+    kwargs.update(connection_security_kwargs(config))
     return kwargs
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cachekit._ai import AIResponseCache
 from cachekit._builder import CacheConfigBuilder
 from cachekit._config import CacheConfig, SecurityConfig
 from cachekit._protocol import CacheInterface
@@ -31,6 +32,7 @@ LEGACY_KEYS: dict[str, str] = {
     "text_hash_threshold": "ai.text_hash_threshold",
     "max_text_length": "ai.max_text_length",
     "operation_ttls": "ai.operation_ttls",
+    "text_size_tiers": "ai.size_tiers",
 }
 
 
@@ -94,12 +96,13 @@ class CacheFactory:
         security_config: SecurityConfig | None = None,
         environment: str | None = None,
         **overrides: Any,
-    ) -> CacheInterface:
+    ) -> AIResponseCache:
         """An AI response cache over Redis, from the ``ai-production`` preset."""
         params = dict(locals())
         params.pop("environment")
         params.update(params.pop("overrides"))
-        return resolve(_build("ai-production", environment, params))
+        cache = resolve(_build("ai-production", environment, params))
+        return cache if isinstance(cache, AIResponseCache) else AIResponseCache(inner=cache)
 
     @staticmethod
     def for_testing(

@@ -33,11 +33,13 @@ KEY_PREFIX: Final = "ai"
 NO_OPTIONS: Final = "none"
 TEXT_HASH_HEX: Final = 32
 OPTIONS_HASH_HEX: Final = 16
+TEXT_CHUNK: Final = 16384
+"""Characters hashed per slice of a text above the threshold (at most 64 KiB encoded)."""
 
 _OPERATION = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Cryptographic hashes only: a key names whatever text hashes to it, so collisions must be
 # infeasible to construct, not merely unlikely by chance.
-_HASHES: Final[dict[str, Callable[[bytes], Any]]] = {
+_HASHES: Final[dict[str, Callable[..., Any]]] = {
     "sha256": hashlib.sha256,
     "sha384": hashlib.sha384,
     "sha512": hashlib.sha512,
@@ -89,8 +91,13 @@ def _canonical(value: Any, path: str) -> Any:
 class CacheKeyGenerator:
     """Builds the Redis key of an AI operation's result from its text, operation and options.
 
-    ``text_hash_threshold`` is kept for the original's signature: text is always hashed, so
-    it no longer changes the key. ``size_tiers`` are the exclusive upper bounds, in
+    Text is always hashed; ``text_hash_threshold`` (characters) picks how. A text up to
+    the threshold is hashed in one call with BLAKE2b-128, whose native 128-bit digest
+    fills the key's text field; a longer text is fed to ``hash_algorithm`` in slices of
+    ``TEXT_CHUNK`` characters, so a large document is never encoded into one big bytes
+    copy. The two hashes differ, so moving the threshold changes the keys of the texts
+    it moves across (a config change that starts those entries afresh); collisions stay
+    as infeasible as for one hash. ``size_tiers`` are the exclusive upper bounds, in
     characters, of the small / medium / large tiers reported by ``text_tier``.
     """
 
@@ -125,11 +132,12 @@ class CacheKeyGenerator:
         self._hash = _HASHES[hash_algorithm]
 
     @classmethod
-    def from_config(cls, ai: AIConfig) -> CacheKeyGenerator:
+    def from_config(cls, ai: AIConfig, *, hash_algorithm: str = "sha256") -> CacheKeyGenerator:
         """Build the generator a resolved ``AIConfig`` describes."""
         tiers = ai.size_tiers
         return cls(
             ai.text_hash_threshold,
+            hash_algorithm,
             normalize_whitespace=ai.normalize_whitespace,
             max_text_length=ai.max_text_length,
             size_tiers=(tiers.small, tiers.medium, tiers.large),
@@ -191,7 +199,16 @@ class CacheKeyGenerator:
             )
         if self.normalize_whitespace:
             text = " ".join(text.split())
-        digest: str = self._hash(text.encode("utf-8", "surrogatepass")).hexdigest()
+        if len(text) <= self.text_hash_threshold:
+            short = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+            return short.hexdigest()
+        # Slicing never splits an encoded character: each str index is one code point and
+        # "surrogatepass" encodes a lone surrogate on its own, so the digest equals the
+        # one-shot digest of the whole text.
+        hasher = self._hash()
+        for start in range(0, len(text), TEXT_CHUNK):
+            hasher.update(text[start : start + TEXT_CHUNK].encode("utf-8", "surrogatepass"))
+        digest: str = hasher.hexdigest()
         return digest[:TEXT_HASH_HEX]
 
     def _options_hash(self, options: Mapping[str, Any] | None, question: str | None) -> str:

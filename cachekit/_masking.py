@@ -41,6 +41,15 @@ def is_secret(dotted_key: str) -> bool:
     }
 
 
+def looks_secret(name: str) -> bool:
+    """Whether a key name that is not in the schema (a typo, a misplaced key) may hold a
+    secret, so that its value is not echoed in an error message."""
+    lowered = name.lower()
+    return is_secret(lowered) or any(
+        word in lowered for word in ("pass", "secret", "token", "key", "auth", "cred")
+    )
+
+
 def mask_value(dotted_key: str, value: Any) -> Any:
     """Display form of ``value`` stored under ``dotted_key``."""
     if value is None:

@@ -28,6 +28,7 @@ from typing import Any, Final
 import msgspec
 
 from cachekit._exceptions import CacheValueError
+from cachekit._glob import glob_regex, key_bytes
 from cachekit._protocol import TTL, UNSET, CacheInterface, check_ttl
 
 _SCALARS: Final = frozenset({str, bytes, int, float, bool, type(None)})
@@ -98,6 +99,21 @@ class InMemoryCache(CacheInterface):
     def entries(self) -> int:
         """Entries held, counting expired ones not yet reclaimed; cheap and thread-safe."""
         return len(self._data)
+
+    @property
+    def evictions(self) -> int:
+        """Entries evicted to respect the bounds so far; a plain int, safe to read anywhere."""
+        return self._evictions
+
+    @property
+    def hits(self) -> int:
+        """Lookups that found a value so far (plain int; telemetry reads it)."""
+        return self._hits
+
+    @property
+    def misses(self) -> int:
+        """Lookups that found nothing so far (plain int; telemetry reads it)."""
+        return self._misses
 
     # -- the protocol ----------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:
@@ -177,6 +193,13 @@ class InMemoryCache(CacheInterface):
         self._data.clear()
         self._heap.clear()
         self.bytes_used = 0
+
+    async def delete_matching(self, pattern: str) -> int:
+        """Remove the keys the Redis glob ``pattern`` matches (as ``SCAN MATCH`` would);
+        the number of live entries removed. O(n): meant for invalidation, not hot paths."""
+        match = glob_regex(pattern).fullmatch
+        doomed = [(key, entry) for key, entry in self._data.items() if match(key_bytes(key))]
+        return sum(self._drop_checked(key, entry) for key, entry in doomed)
 
     # -- extras of the original API ----------------------------------------------------
     async def get_ttl(self, key: str) -> float | None:

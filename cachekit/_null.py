@@ -38,3 +38,6 @@ class NullCache(CacheInterface):
 
     async def clear(self) -> None:
         return None
+
+    async def delete_matching(self, pattern: str) -> int:
+        return 0

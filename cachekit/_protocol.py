@@ -20,8 +20,9 @@ from cachekit._exceptions import CacheValueError
 
 if TYPE_CHECKING:
     from cachekit._config import CacheConfig
-    from cachekit._health import HealthReport
+    from cachekit._health import GetResult, HealthReport, StateChange
     from cachekit._keys import CacheKeyGenerator
+    from cachekit._monitor import CachePerformanceMonitor
 
 T = TypeVar("T")
 
@@ -62,6 +63,8 @@ class CacheInterface(ABC):
     default_ttl: float | None = None
     #: The resolved configuration this cache was built from, when it came from config.
     config: CacheConfig | None = None
+    #: Analytics and alerts of the stack (``monitoring.enabled``), else None.
+    monitor: CachePerformanceMonitor | None = None
 
     def __init__(self) -> None:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
@@ -114,6 +117,11 @@ class CacheInterface(ABC):
         value = await self.get(key, type=type)
         if value is not None:
             return value
+        return await self._load_once(key, loader, ttl)
+
+    async def _load_once(self, key: str, loader: Loader, ttl: TTL) -> Any:
+        """Run ``loader`` for a missing ``key`` and store its result; concurrent callers
+        of the same key share that one run (the second half of ``get_or_set``)."""
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -135,6 +143,20 @@ class CacheInterface(ABC):
         finally:
             del self._inflight[key]
 
+    async def get_result(self, key: str, *, type: Any = None) -> GetResult:
+        """The value under ``key`` and how it was found: ``hit``, ``miss`` or ``degraded``.
+
+        ``degraded`` means Redis could not be asked (the value, if any, came from memory),
+        so callers can tell an outage from a real miss. Works through every wrapper.
+        """
+        from cachekit._health import GetResult, observe_read
+
+        with observe_read() as notes:
+            value = await self.get(key, type=type)
+        if notes:
+            return GetResult("degraded", value, notes[-1])
+        return GetResult("hit" if value is not None else "miss", value)
+
     def build_key(self, text: str, operation: str, options: Mapping[str, Any] | None = None) -> str:
         """A collision-free key for ``text`` under ``operation`` with ``options``."""
         if self.key_generator is None:
@@ -142,6 +164,14 @@ class CacheInterface(ABC):
 
             self.key_generator = CacheKeyGenerator()
         return self.key_generator.generate_cache_key(text, operation, options)
+
+    async def delete_matching(self, pattern: str) -> int:
+        """Remove every key matching the Redis glob ``pattern``; the number removed.
+
+        Escape user text with ``cachekit._redis.escape_glob`` before putting it in a
+        pattern. Backends that cannot enumerate their keys raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete keys by pattern")
 
     async def connect(self) -> bool:
         """Open connections; True when the backend is reachable. Safe to call twice."""
@@ -152,6 +182,11 @@ class CacheInterface(ABC):
         from cachekit._health import HealthReport
 
         return HealthReport(status="ok", tiers={type(self).__name__: "ok"})
+
+    def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
+        """Call ``callback(StateChange)`` whenever the health status changes; returns a
+        function that unsubscribes. Caches without remote parts never change state."""
+        return _no_op
 
     async def aclose(self) -> None:  # noqa: B027 - a no-op is the right default
         """Release connections. Safe to call twice."""
@@ -167,6 +202,10 @@ class CacheInterface(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _no_op() -> None:
+    """The unsubscribe function of a cache whose state never changes."""
 
 
 class Uncacheable:

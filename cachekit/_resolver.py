@@ -10,19 +10,25 @@ The stack is a composition of objects implementing one protocol; nothing connect
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from cachekit._ai import AIResponseCache
 from cachekit._config import CacheConfig
 from cachekit._keys import CacheKeyGenerator
 from cachekit._memory import InMemoryCache
 from cachekit._null import NullCache
+from cachekit._otel import OtelEnv
+from cachekit._posture import log_findings
 from cachekit._protocol import CacheInterface
 from cachekit._redis import RedisBackend
+from cachekit._resilience import ResilientCache
 from cachekit._settings import load_config
+from cachekit._telemetry import instrument
 from cachekit._tiered import TieredCache
 
 
@@ -69,9 +75,18 @@ def resolve(
         config = load_config(
             environ=environ, environment=environment, preset=preset, overrides=overrides, root=root
         )
+    # Every start logs the posture warnings (accepted risks, plaintext to loopback).
+    log_findings(config)
     cache = build_stack(config, redis_client=redis_client)
     cache.config = config
     cache.key_generator = CacheKeyGenerator.from_config(config.ai)
     # Cross-cutting wrappers, innermost first; each implements the same protocol and
     # copies config and key_generator from the layer it wraps.
+    if config.enabled and config.redis.url:  # Redis failures degrade to memory
+        cache = ResilientCache(cache, config, probe_client=redis_client)
+    if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see
+        # The OTEL_* variables are read here, at the boundary, like the settings layers.
+        cache = instrument(cache, OtelEnv.from_environ(os.environ if environ is None else environ))
+    if config.ai.enabled:  # the AI domain layer is always outermost
+        cache = AIResponseCache(inner=cache)
     return cache

@@ -24,6 +24,7 @@ from dynaconf.utils.parse_conf import parse_conf_data  # type: ignore[import-unt
 
 from cachekit._config import CacheConfig
 from cachekit._exceptions import ConfigProblem
+from cachekit._masking import looks_secret
 from cachekit._presets import BASE, preset_names, preset_path, read_preset
 from cachekit._validation import build_config, schema_leaves
 
@@ -88,7 +89,7 @@ def _sections(
                 ConfigProblem(
                     key=key,
                     message="top-level keys must sit in a [default] or [<environment>] section",
-                    value=repr(value)[:80] if "password" not in key else "***",
+                    value="***" if looks_secret(key) else repr(value)[:80],
                     source=label,
                 )
             )
@@ -126,8 +127,16 @@ def _env_layer(environ: Mapping[str, str], problems: list[ConfigProblem]) -> Lay
         try:
             value = _parse_env_value(path, raw)
         except Exception as exc:  # dynaconf's parser raises many kinds
+            # Parser messages quote the value: keep them out when it may be a secret.
+            detail = (
+                "the value is not shown; a list needs TOML syntax: [\"a\", \"b\"]"
+                if looks_secret(".".join(path))
+                else str(exc)
+            )
             problems.append(
-                ConfigProblem(key=".".join(path), message=f"cannot parse value: {exc}", source=var)
+                ConfigProblem(
+                    key=".".join(path), message=f"cannot parse value: {detail}", source=var
+                )
             )
             continue
         node = data
@@ -149,8 +158,16 @@ def _env_layer(environ: Mapping[str, str], problems: list[ConfigProblem]) -> Lay
 
 def _parse_env_value(path: list[str], raw: str) -> Any:
     """Type an environment value. Secrets and URLs stay strings (a numeric password too)."""
-    if path[-1] in {"password", "url", "username", "namespace"}:
+    if path[-1] in {"password", "url", "username", "namespace", "token", "host"}:
         return raw[len("@str ") :] if raw.startswith("@str ") else raw
+    if path[-1] in {"signing_keys", "encryption_keys"}:
+        # One key as is, or a TOML list; never dynaconf's parser (it evaluates @format).
+        if not raw.lstrip().startswith("["):
+            return [raw]
+        try:
+            return tomllib.loads(f"keys = {raw}")["keys"]
+        except tomllib.TOMLDecodeError:
+            raise ValueError("expected one key, or a TOML list of keys") from None
     value = parse_conf_data(raw, tomlfy=True, box_settings=dict(_PARSE_SETTINGS))
     if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
         return value
@@ -323,8 +340,12 @@ def resolve_settings(
     root: str | Path | None = None,
     use_files: bool = True,
     extra_files: tuple[str | Path, ...] = (),
+    posture: bool = True,
 ) -> ResolvedSettings:
-    """Load, merge and validate every layer; raise ``CacheConfigError`` listing all problems."""
+    """Load, merge and validate every layer; raise ``CacheConfigError`` listing all problems.
+
+    ``posture=False`` skips the posture rules (for showing a config its preset refuses).
+    """
     loaded = load_settings(
         environ=environ,
         environment=environment,
@@ -334,7 +355,7 @@ def resolve_settings(
         use_files=use_files,
         extra_files=extra_files,
     )
-    config = build_config(loaded.data, loaded.sources, loaded.problems)
+    config = build_config(loaded.data, loaded.sources, loaded.problems, posture=posture)
     sources = dict(loaded.sources)
     for dotted, _ in schema_leaves():
         if dotted not in sources and not any(k.startswith(dotted + ".") for k in sources):

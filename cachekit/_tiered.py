@@ -30,7 +30,7 @@ class TieredCache(CacheInterface):
         if value is not None:
             return value
         value, remaining = await self.far.get_with_ttl(key, type=type)
-        if value is not None:
+        if value is not None and _promotable(remaining):
             await self.near.set(key, value, remaining)
         return value
 
@@ -55,7 +55,8 @@ class TieredCache(CacheInterface):
             for key, (value, remaining) in (
                 await self.far.get_many_with_ttl(missing, type=type)
             ).items():
-                await self.near.set(key, value, remaining)
+                if _promotable(remaining):
+                    await self.near.set(key, value, remaining)
                 found[key] = value
         return found
 
@@ -70,9 +71,9 @@ class TieredCache(CacheInterface):
         return await self.far.delete_many(wanted)
 
     async def delete_matching(self, pattern: str) -> int:
-        """Remove matching keys from Redis (SCAN) and drop the memory tier's copies."""
+        """Remove matching keys from Redis (SCAN) and the memory tier's matching copies."""
         removed = await self.far.delete_matching(pattern)
-        await self.near.clear()
+        await self.near.delete_matching(pattern)
         return removed
 
     async def clear(self) -> None:
@@ -85,3 +86,9 @@ class TieredCache(CacheInterface):
     async def aclose(self) -> None:
         await self.far.aclose()
         await self.near.aclose()
+
+
+def _promotable(remaining: float | None) -> bool:
+    """Whether an entry with ``remaining`` seconds to live goes into memory: PTTL can be
+    0 in the last millisecond, and a TTL of 0 is no TTL (the value is still returned)."""
+    return remaining is None or remaining > 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from difflib import get_close_matches
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +18,10 @@ import msgspec
 
 from cachekit._config import COMPRESSION_LEVELS, CacheConfig
 from cachekit._exceptions import CacheConfigError, ConfigProblem
-from cachekit._masking import MASK, mask_value
+from cachekit._integrity import encryption_unavailable
+from cachekit._masking import MASK, is_secret, looks_secret, mask_value
+from cachekit._posture import evaluate
+from cachekit._security import credential_problems, tls_file_problems
 
 SECRETS_FILE = ".secrets.toml"
 
@@ -63,9 +65,10 @@ def display(dotted: str, value: Any) -> str:
 
 
 class _Checker:
-    def __init__(self, sources: Mapping[str, str]) -> None:
+    def __init__(self, sources: Mapping[str, str], *, posture: bool = True) -> None:
         self.sources = sources
         self.problems: list[ConfigProblem] = []
+        self.posture = posture  # False: posture rules report nothing (``config show``)
 
     def source(self, dotted: str) -> str | None:
         if dotted in self.sources:
@@ -94,7 +97,9 @@ class _Checker:
             if key not in fields:
                 hint = get_close_matches(str(key), list(fields), n=1)
                 suggestion = f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""
-                self.add(dotted, f"unknown key{suggestion}", value)
+                # A mistyped secret key still holds a secret: never echo it.
+                secretish = looks_secret(str(key)) or bool(hint and is_secret(prefix + hint[0]))
+                self.add(dotted, f"unknown key{suggestion}", MASK if secretish else value)
                 continue
             self.value(fields[key], value, dotted)
         for name in fields:
@@ -160,13 +165,6 @@ def _check_tiers(data: dict[str, Any], check: _Checker) -> None:
         )
 
 
-def _is_file(path: str) -> bool:
-    try:
-        return Path(path).is_file()
-    except OSError:  # a name too long, a folder we may not enter, ...
-        return False
-
-
 def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     url = _get(data, "redis.url")
     if not isinstance(url, str):
@@ -185,10 +183,11 @@ def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     if scheme in {"redis", "unix"} and (tls_files or _get(data, "security.use_tls") is True):
         what = ", ".join(f"security.{k}" for k in tls_files) or "security.use_tls"
         check.add("redis.url", f"plaintext URL contradicts {what}: use rediss://", url)
-    for key in tls_files:
-        path = _get(data, f"security.{key}")
-        if isinstance(path, str) and not _is_file(path):
-            check.add(f"security.{key}", "file does not exist", path)
+    paths = [_get(data, f"security.{k}") for k in ("tls_ca_path", "tls_cert_path", "tls_key_path")]
+    if all(p is None or isinstance(p, str) for p in paths):
+        # Loaded the way the connection loads them: PEM that parses, key matching the cert.
+        for key, message in tls_file_problems(*paths):
+            check.add(key, message, _get(data, key))
     cert, key_file = _get(data, "security.tls_cert_path"), _get(data, "security.tls_key_path")
     if bool(cert) != bool(key_file):
         check.add("security.tls_cert_path", "client certificate and key must be set together", cert)
@@ -210,17 +209,67 @@ def _check_thresholds(data: dict[str, Any], check: _Checker) -> None:
             check.add(low, f"must be below {high} ({hi})", lo)
 
 
-RULES: list[Rule] = [_check_compression, _check_tiers, _check_redis, _check_thresholds]
+def _check_server(data: dict[str, Any], check: _Checker) -> None:
+    if _get(data, "server.require_redis") is True and _get(data, "redis.url") == "":
+        check.add("server.require_redis", "needs redis.url: there is no Redis to require", True)
+
+
+def _check_resilience(data: dict[str, Any], check: _Checker) -> None:
+    base = _get(data, "resilience.probe_backoff_base")
+    cap = _get(data, "resilience.probe_backoff_cap")
+    if isinstance(base, (int, float)) and isinstance(cap, (int, float)) and base > cap:
+        check.add(
+            "resilience.probe_backoff_base", "must not exceed resilience.probe_backoff_cap", base
+        )
+
+
+def _check_security(data: dict[str, Any], check: _Checker) -> None:
+    """Credentials set twice, encryption without its package, and the posture rules."""
+    for key, message in credential_problems(data):
+        check.add(key, message, source=key != "redis.url")
+    keys = _get(data, "security.encryption_keys")
+    if isinstance(keys, (list, tuple)) and keys:
+        missing = encryption_unavailable()
+        if missing:
+            check.add("security.encryption_keys", missing, keys)
+    if not check.posture:
+        return
+    for finding in evaluate(data):
+        if finding.severity == "error":
+            posture_source = check.source("security.posture") or "unknown"
+            check.add(
+                finding.key,
+                f"posture rule '{finding.rule}' failed (security.posture = 'strict', from "
+                f"{posture_source}): {finding.message}",
+                _get(data, finding.key) if finding.key == "redis.url" else ...,
+            )
+
+
+RULES: list[Rule] = [
+    _check_compression,
+    _check_tiers,
+    _check_redis,
+    _check_security,
+    _check_thresholds,
+    _check_server,
+    _check_resilience,
+]
 
 
 def build_config(
-    data: dict[str, Any], sources: Mapping[str, str], earlier: list[ConfigProblem] | None = None
+    data: dict[str, Any],
+    sources: Mapping[str, str],
+    earlier: list[ConfigProblem] | None = None,
+    *,
+    posture: bool = True,
 ) -> CacheConfig:
     """Validate merged settings and return the frozen config, or raise ``CacheConfigError``.
 
     ``earlier`` carries problems found while loading, so everything is reported together.
+    ``posture=False`` skips the posture rules (``cachekit config show`` prints a config
+    that its preset refuses, with the findings on stderr).
     """
-    check = _Checker(sources)
+    check = _Checker(sources, posture=posture)
     check.problems.extend(earlier or [])
     check.struct(CacheConfig, data, "")
     for rule in RULES:

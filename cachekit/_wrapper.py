@@ -6,10 +6,10 @@ to (tiering, resilience, telemetry, the AI domain layer).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cachekit._health import HealthReport
+from cachekit._health import HealthReport, StateChange
 from cachekit._protocol import TTL, UNSET, CacheInterface
 
 
@@ -22,6 +22,7 @@ class CacheWrapper(CacheInterface):
         self.default_ttl = inner.default_ttl
         self.key_generator = inner.key_generator
         self.config = inner.config
+        self.monitor = inner.monitor
 
     async def get(self, key: str, *, type: Any = None) -> Any:
         return await self.inner.get(key, type=type)
@@ -47,6 +48,9 @@ class CacheWrapper(CacheInterface):
     async def clear(self) -> None:
         await self.inner.clear()
 
+    async def delete_matching(self, pattern: str) -> int:
+        return await self.inner.delete_matching(pattern)
+
     async def connect(self) -> bool:
         return await self.inner.connect()
 
@@ -55,3 +59,6 @@ class CacheWrapper(CacheInterface):
 
     async def health(self) -> HealthReport:
         return await self.inner.health()
+
+    def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
+        return self.inner.on_state_change(callback)

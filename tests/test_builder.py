@@ -10,6 +10,7 @@ from cachekit._builder import CacheConfigBuilder, EnvironmentPresets
 from cachekit._config import CacheConfig, SecurityConfig
 from cachekit._exceptions import CacheConfigError
 from cachekit._presets import preset_names
+from tests.certs import write_pki
 
 
 def test_builder_defaults_to_development_preset() -> None:
@@ -61,9 +62,8 @@ def test_builder_with_redis() -> None:
 
 def test_builder_with_security_object(tmp_path: Path) -> None:
     """``with_security`` accepts a ``SecurityConfig`` and requires a TLS URL with it."""
-    ca = tmp_path / "ca.pem"
-    ca.write_text("ca")
-    security = SecurityConfig(use_tls=True, tls_ca_path=str(ca), min_tls_version="TLSv1.3")
+    ca = write_pki(tmp_path).ca
+    security = SecurityConfig(use_tls=True, tls_ca_path=ca, min_tls_version="TLSv1.3")
     config = (
         CacheConfigBuilder().with_redis("rediss://cache:6380/0").with_security(security).build()
     )
@@ -147,7 +147,7 @@ def test_builder_ignores_files_and_variables_by_default(
 def test_builder_from_environment_reads_layers(tmp_path: Path) -> None:
     """``from_environment`` reads settings.toml, .secrets.toml and the given variables."""
     (tmp_path / "settings.toml").write_text(
-        '[default.redis]\nurl = "redis://cache:6379/0"\n\n[production.ttl]\ndefault = 99\n'
+        '[default.redis]\nurl = "rediss://cache:6380/0"\n\n[production.ttl]\ndefault = 99\n'
     )
     (tmp_path / ".secrets.toml").write_text('[default.redis]\npassword = "pw"\n')
     environ = {"CACHEKIT_ENV": "production", "CACHEKIT_MEMORY__MAX_ENTRIES": "33"}
@@ -156,7 +156,7 @@ def test_builder_from_environment_reads_layers(tmp_path: Path) -> None:
     config = resolved.config
     assert (config.environment, config.preset) == ("production", "production")
     assert config.ttl.default == 99
-    assert (config.redis.url, config.redis.password) == ("redis://cache:6379/0", "pw")
+    assert (config.redis.url, config.redis.password) == ("rediss://cache:6380/0", "pw")
     assert config.memory.max_entries == 33
     assert resolved.sources["memory.max_entries"] == "CACHEKIT_MEMORY__MAX_ENTRIES"
 

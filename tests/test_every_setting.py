@@ -7,6 +7,7 @@ probe fails ``test_every_setting_has_a_probe``: no dead settings.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,8 +76,8 @@ def pool_kwargs(config: CacheConfig) -> dict[str, Any]:
 
 @probe("preset")
 async def _preset() -> None:
-    a = await stored(cfg("simple", redis__url="redis://x"))
-    b = await stored(cfg("production", redis__url="redis://x"))
+    a = await stored(cfg("simple", redis__url="redis://localhost"))
+    b = await stored(cfg("production", redis__url="redis://localhost"))
     assert [v[1] for v in a.values()] != [v[1] for v in b.values()]
 
 
@@ -152,6 +153,19 @@ async def _credentials() -> None:
     assert "password" not in connection_kwargs(cfg())
 
 
+@probe("redis.auto_pipeline")
+async def _auto_pipeline() -> None:
+    for enabled, connections in ((True, 1), (False, 20)):
+        client = fakeredis.FakeAsyncRedis()
+        config = cfg(memory__enabled=False, redis__auto_pipeline=enabled)
+        cache = resolve(config, redis_client=client)
+        await cache.set("k", "v")
+        assert await asyncio.gather(*(cache.get("k") for _ in range(20))) == ["v"] * 20
+        # Batched, twenty concurrent gets share one connection; unbatched each takes one.
+        assert len(client.connection_pool._available_connections) == connections
+        await cache.aclose()
+
+
 @probe("memory.enabled")
 async def _memory_enabled() -> None:
     for enabled, expected in ((True, "v"), (False, None)):
@@ -214,10 +228,11 @@ async def _tls_files(tmp_path_factory: Any = None) -> None:
     import tempfile
     from pathlib import Path
 
+    from tests.certs import write_pki
+
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {name: Path(tmp, f"{name}.pem") for name in ("ca", "cert", "key")}
-        for path in paths.values():
-            path.write_text("-----BEGIN CERTIFICATE-----\n")
+        pki = write_pki(Path(tmp))
+        paths = {"ca": pki.ca, "cert": pki.client_cert, "key": pki.client_key}
         kw = connection_kwargs(
             cfg(
                 redis__url="rediss://x",
@@ -230,6 +245,56 @@ async def _tls_files(tmp_path_factory: Any = None) -> None:
             str(paths[n]) for n in ("ca", "cert", "key")
         )
         assert "ssl_ca_certs" not in connection_kwargs(cfg(redis__url="rediss://x"))
+
+
+@probe("security.username", "security.password")
+async def _security_credentials() -> None:
+    kw = connection_kwargs(cfg(security__username="acl_user", security__password="pw-1"))
+    assert (kw["username"], kw["password"]) == ("acl_user", "pw-1")
+    assert "username" not in connection_kwargs(cfg())
+    assert rejected(security__password="pw-1", redis__password="pw-2")
+
+
+@probe("security.posture")
+async def _posture() -> None:
+    remote = {"redis__url": "redis://cache.internal:6379/0"}
+    assert not rejected(security__posture="relaxed", **remote)
+    assert rejected(security__posture="strict", **remote)
+
+
+@probe("security.allow_insecure")
+async def _allow_insecure() -> None:
+    strict = {"redis__url": "redis://cache.internal:6379/0", "security__posture": "strict"}
+    assert rejected(security__allow_insecure=False, **strict)
+    assert not rejected(security__allow_insecure=True, **strict)
+
+
+async def _sealed_stack(**dotted: Any) -> tuple[Any, Any]:
+    """A Redis-only stack on fakeredis holding "secret-value" under "k"; (cache, raw entry)."""
+    client = fakeredis.FakeAsyncRedis()
+    config = cfg(redis__url="redis://x", memory__enabled=False, **dotted)
+    cache = resolve(config, redis_client=client)
+    await cache.set("k", "secret-value")
+    (name,) = await client.keys("*")
+    return cache, (client, name)
+
+
+@probe("security.signing_keys")
+async def _signing_keys() -> None:
+    from cachekit import Codec
+
+    for keys, tampered in (([], "forged"), (["signing-key-0123456789"], None)):
+        cache, (client, name) = await _sealed_stack(security__signing_keys=keys)
+        await client.set(name, Codec().encode("forged"))
+        assert await cache.get("k") == tampered
+
+
+@probe("security.encryption_keys")
+async def _encryption_keys() -> None:
+    for keys, visible in (([], True), (["encryption-key-0123456789"], False)):
+        cache, (client, name) = await _sealed_stack(security__encryption_keys=keys)
+        assert (b"secret-value" in await client.get(name)) is visible
+        assert await cache.get("k") == "secret-value"
 
 
 @probe("security.verify_certificates")
@@ -248,7 +313,7 @@ async def _min_tls() -> None:
     assert kw["ssl_min_version"] == ssl.TLSVersion.TLSv1_3
 
 
-@probe("ai.text_hash_threshold", "ai.normalize_whitespace")
+@probe("ai.normalize_whitespace")
 async def _key_text() -> None:
     def key(**kw: Any) -> str:
         return resolve(cfg(**kw)).build_key("some  text", "summarize", None)
@@ -259,7 +324,79 @@ async def _key_text() -> None:
     assert key(ai__normalize_whitespace=False) != resolve(cfg()).build_key(
         "some text", "summarize", None
     )
-    assert key(ai__text_hash_threshold=0) != key(ai__text_hash_threshold=100)
+
+
+@probe("ai.text_hash_threshold")
+async def _hash_threshold() -> None:
+    def key(threshold: int) -> str:
+        return resolve(cfg(ai__text_hash_threshold=threshold)).build_key("x" * 10, "qa", None)
+
+    # 10 characters: hashed whole (BLAKE2b-128) at a threshold >= 10, streamed (sha256)
+    # below it; thresholds on the same side of the text's length give the same key.
+    assert key(10) == key(500)
+    assert key(9) == key(0)
+    assert key(10) != key(9)
+
+
+def _ai_cache(**dotted: Any) -> Any:
+    """A memory-only stack with the AI layer on (the development preset)."""
+    return resolve(cfg("development", ai__enabled=True, **dotted))
+
+
+RESPONSE = {"text": "ok", "model": "m1", "usage": {"prompt_tokens": 1000, "completion_tokens": 500}}
+
+
+@probe("ai.enabled")
+async def _ai_enabled() -> None:
+    from cachekit import AIResponseCache
+
+    assert isinstance(resolve(cfg("development", ai__enabled=True)), AIResponseCache)
+    assert not isinstance(resolve(cfg("development", ai__enabled=False)), AIResponseCache)
+
+
+@probe("ai.operation_ttls")
+async def _operation_ttls() -> None:
+    async def pttl(table: dict[str, int]) -> int:
+        client = fakeredis.FakeAsyncRedis()
+        config = cfg("ai-production", redis__url="redis://127.0.0.1:1/0", ai__operation_ttls=table)
+        cache = resolve(config, redis_client=client)
+        await cache.set(cache.build_key("t", "summarize"), "v")
+        (name,) = await client.keys("*")
+        result: int = await client.pttl(name)
+        return result
+
+    assert 299_000 < await pttl({"summarize": 300}) <= 300_000
+    assert 599_000 < await pttl({"summarize": 600}) <= 600_000
+
+
+async def _saved(**dotted: Any) -> dict[str, Any]:
+    """Stats after one hit on ``RESPONSE`` through an AI cache configured by ``dotted``."""
+    cache = _ai_cache(**dotted)
+    key = cache.build_key("t", "summarize")
+    await cache.set(key, RESPONSE)
+    await cache.get(key)
+    stats: dict[str, Any] = await cache.get_cache_stats()
+    return stats
+
+
+@probe("ai.token_fields.prompt", "ai.token_fields.completion")
+async def _token_fields() -> None:
+    default = await _saved()
+    assert (default["prompt_tokens_saved"], default["completion_tokens_saved"]) == (1000, 500)
+    moved = await _saved(ai__token_fields={"prompt": "", "completion": "usage.prompt_tokens"})
+    assert (moved["prompt_tokens_saved"], moved["completion_tokens_saved"]) == (0, 1000)
+
+
+@probe("ai.token_fields.model", "ai.prices")
+async def _prices() -> None:
+    prices = {
+        "m1": {"prompt": 1.0, "completion": 2.0},
+        "default": {"prompt": 0.5, "completion": 0.5},
+    }
+    assert (await _saved())["cost_saved"] == 0.0
+    assert (await _saved(ai__prices=prices))["cost_saved"] == 2.0
+    unnamed = await _saved(ai__prices=prices, ai__token_fields={"model": ""})
+    assert unnamed["cost_saved"] == 0.75
 
 
 @probe("ai.max_text_length")
@@ -277,6 +414,352 @@ async def _tiers() -> None:
     assert [a.text_tier("x" * n) for n in (15, 25, 35)] == ["medium", "large", "xlarge"]
     assert [b.text_tier("x" * n) for n in (150, 250, 350)] == ["medium", "large", "xlarge"]
     assert a.text_tier("x" * 15) != b.text_tier("x" * 15)
+
+
+def _down_stack(**dotted: Any) -> Any:
+    """A resolved Redis stack (fast probes) on a fakeredis server that is down."""
+    server = fakeredis.FakeServer()
+    server.connected = False
+    fast = {"resilience__probe_backoff_base": 0.01, "resilience__probe_backoff_cap": 0.02}
+    dotted = {**fast, **dotted}
+    client = fakeredis.FakeAsyncRedis(server=server)
+    cache = resolve(cfg(redis__url="redis://x", **dotted), redis_client=client)
+    cache.fake_server = server
+    return cache
+
+
+def _resilient(cache: Any) -> Any:
+    """The resilience layer of a resolved stack (telemetry may wrap it)."""
+    from cachekit import ResilientCache
+
+    while not isinstance(cache, ResilientCache):
+        cache = cache.inner
+    return cache
+
+
+@probe("redis.fail_on_connection_error")
+async def _fail_on_connection_error() -> None:
+    from cachekit import CacheUnavailableError
+
+    lenient = _down_stack(redis__fail_on_connection_error=False)
+    assert await lenient.get("k") is None
+    strict = _down_stack(redis__fail_on_connection_error=True)
+    with pytest.raises(CacheUnavailableError):
+        await strict.get("k")
+    await lenient.aclose()
+    await strict.aclose()
+
+
+@probe("resilience.failure_threshold")
+async def _failure_threshold() -> None:
+    for threshold in (1, 3):
+        cache = _down_stack(resilience__failure_threshold=threshold)
+        for _ in range(threshold - 1):
+            await cache.get("k")
+        assert _resilient(cache).state == "ok"
+        await cache.get("k")
+        assert _resilient(cache).state == "degraded"
+        await cache.aclose()
+
+
+@probe("resilience.probe_backoff_base", "resilience.probe_backoff_cap")
+async def _probe_backoff() -> None:
+    for base, cap in ((10.0, 15.0), (100.0, 150.0)):
+        cache = _down_stack(resilience__probe_backoff_base=base, resilience__probe_backoff_cap=cap)
+        breaker = _resilient(cache).breaker
+        breaker.trip("down")
+        assert base / 2 <= breaker.seconds_until_probe() <= base
+        assert cap / 2 <= breaker.backoff.compute(10) <= cap
+        await cache.aclose()
+
+
+@probe("resilience.recovery")
+async def _recovery() -> None:
+    import asyncio
+
+    for policy, expected in (("drop", None), ("write_back", "from outage")):
+        cache = _down_stack(
+            resilience__recovery=policy, resilience__failure_threshold=1, memory__enabled=False
+        )
+        layer = _resilient(cache)
+        await cache.set("k", "from outage")
+        cache.fake_server.connected = True
+        for _ in range(300):
+            if layer.state == "ok" and not layer.journal.pending:
+                break
+            await asyncio.sleep(0.01)
+        assert await cache.get("k") == expected
+        await cache.aclose()
+
+
+@probe("resilience.bulk_timeout")
+async def _bulk_timeout() -> None:
+    import asyncio
+
+    from cachekit import ResilientCache
+    from cachekit._redis import RedisBackend
+
+    class SlowClear(RedisBackend):
+        async def delete_matching(self, pattern: str) -> int:
+            await asyncio.sleep(0.3)
+            return 0
+
+    for limit, failures in ((0.05, 1), (5.0, 0)):
+        config = cfg(redis__url="redis://x", resilience__bulk_timeout=limit)
+        cache = ResilientCache(SlowClear(config, client=fakeredis.FakeAsyncRedis()), config)
+        await cache.clear()
+        assert cache.breaker.failures == failures
+        await cache.aclose()
+
+
+# -- monitoring -------------------------------------------------------------------------
+def _monitor(clock: list[float] | None = None, **dotted: Any) -> Any:
+    """The monitor a stack of this config gets, on a hand-moved clock (``clock[0]``)."""
+    from cachekit import CachePerformanceMonitor
+
+    now = clock if clock is not None else [1000.0]
+    settings = cfg(**{f"monitoring__{k}": v for k, v in dotted.items()}).monitoring
+    return CachePerformanceMonitor(settings, clock=lambda: now[0])
+
+
+def _rules_fired(monitor: Any) -> list[tuple[str, str]]:
+    return [(a.rule, a.level) for a in monitor.recent_alerts]
+
+
+@probe("monitoring.enabled")
+async def _monitoring_enabled() -> None:
+    assert resolve(cfg(monitoring__enabled=True)).monitor is not None
+    assert resolve(cfg(monitoring__enabled=False)).monitor is None
+
+
+@probe("monitoring.providers")
+async def _monitoring_providers() -> None:
+    from cachekit._otel import OtelEnv, build_telemetry
+
+    env = OtelEnv({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+    sources = {}
+    for mode in ("app", "auto", "own"):
+        telemetry = build_telemetry(cfg(monitoring__providers=mode).monitoring, env)
+        sources[mode] = telemetry.sources["metrics"]
+        telemetry.shutdown()
+    assert sources == {"app": "global", "auto": "own", "own": "own"}
+    quiet = build_telemetry(cfg(monitoring__providers="auto").monitoring, OtelEnv({}))
+    assert quiet.sources["metrics"] == "global" and quiet.owned == ()
+
+
+@probe("monitoring.otlp_protocol")
+async def _otlp_protocol() -> None:
+    from cachekit._otel import OtelEnv, _exporter
+
+    for protocol, module in (("grpc", ".grpc."), ("http/protobuf", ".http.")):
+        exporter = _exporter("traces", cfg(monitoring__otlp_protocol=protocol).monitoring, OtelEnv())
+        assert module in type(exporter).__module__
+        exporter.shutdown()
+
+
+@probe("monitoring.export_interval_seconds")
+async def _export_interval() -> None:
+    from cachekit._otel import OtelEnv, build_telemetry
+
+    env = OtelEnv({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:9/v1/metrics"})
+    for seconds in (2.5, 30.0):
+        settings = cfg(monitoring__providers="own", monitoring__export_interval_seconds=seconds)
+        telemetry = build_telemetry(settings.monitoring, env)
+        (reader,) = telemetry.meter_provider._metric_readers
+        assert reader._export_interval_millis == seconds * 1000
+        telemetry.shutdown()
+
+
+@probe("monitoring.duration_sample_every")
+async def _duration_sample_every() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from cachekit._otel import Telemetry
+    from cachekit._telemetry import Instrumented
+
+    recorded = {}
+    for every in (1, 1000):
+        reader = InMemoryMetricReader()
+        telemetry = Telemetry.noop()
+        telemetry.meter_provider = MeterProvider(metric_readers=[reader])
+        stack = resolve(cfg("development", monitoring__duration_sample_every=every))
+        cache = Instrumented(stack.inner, telemetry)
+        for _ in range(10):
+            await cache.set("k", "v")
+        points = [
+            p.count
+            for rm in reader.get_metrics_data().resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == "cachekit.operation.duration"
+            for p in m.data.data_points
+        ]
+        recorded[every] = sum(points)
+    assert recorded == {1: 10, 1000: 1}
+
+
+@probe("monitoring.slow_operation_seconds")
+async def _slow_operation() -> None:
+    for limit, fired in ((0.005, True), (5.0, False)):
+        cache = resolve(cfg("development", monitoring__slow_operation_seconds=limit))
+        assert cache.monitor is not None
+
+        async def slow() -> str:
+            await asyncio.sleep(0.02)
+            return "v"
+
+        await cache.get_or_set("k", slow)
+        assert (("slow_operation", "warning") in _rules_fired(cache.monitor)) is fired
+
+
+@probe("monitoring.slow_key_generation_seconds")
+async def _slow_key_generation() -> None:
+    for limit, fired in ((0.01, True), (1.0, False)):
+        monitor = _monitor(slow_key_generation_seconds=limit)
+        monitor.record_key_generation_time(0.05)
+        assert (("slow_key_generation", "warning") in _rules_fired(monitor)) is fired
+
+
+@probe("monitoring.memory_warning_bytes", "monitoring.memory_critical_bytes")
+async def _memory_thresholds() -> None:
+    levels = []
+    for warning, critical in ((100, 200), (1_000, 200_000), (100_000, 200_000)):
+        cache = resolve(
+            cfg(
+                "development",
+                monitoring__memory_warning_bytes=warning,
+                monitoring__memory_critical_bytes=critical,
+            )
+        )
+        await cache.set("k", "x" * 5000)
+        assert cache.monitor is not None
+        cache.monitor.evaluate()
+        levels.append(cache.monitor.engine.level("memory"))
+    assert levels == ["critical", "warning", None]
+
+
+@probe("monitoring.invalidation_warning_per_hour", "monitoring.invalidation_critical_per_hour")
+async def _invalidation_rate() -> None:
+    levels = []
+    for warning, critical in ((2, 4), (2, 100), (50, 100)):
+        monitor = _monitor(
+            invalidation_warning_per_hour=warning, invalidation_critical_per_hour=critical
+        )
+        for n in range(5):
+            monitor.record_invalidation("operation", "summarize", f"operation:op{n}", 1)
+        levels.append(monitor.engine.level("invalidation_rate"))
+    assert levels == ["critical", "warning", None]
+
+
+@probe("monitoring.invalidation_pattern_share", "monitoring.invalidation_pattern_min_events")
+async def _invalidation_pattern() -> None:
+    fired = []
+    for share, minimum in ((0.5, 5), (0.9, 5), (0.5, 50)):
+        monitor = _monitor(
+            invalidation_pattern_share=share, invalidation_pattern_min_events=minimum
+        )
+        for n in range(10):
+            label = "operation:summarize" if n < 7 else f"operation:other{n}"
+            monitor.record_invalidation("operation", "summarize", label, 1)
+        fired.append(monitor.engine.level("invalidation_pattern"))
+    assert fired == ["warning", None, None]
+
+
+@probe(
+    "monitoring.hit_ratio_floor",
+    "monitoring.hit_ratio_window_seconds",
+    "monitoring.hit_ratio_min_lookups",
+)
+async def _hit_ratio() -> None:
+    def verdict(floor: float, window: float, minimum: int) -> str | None:
+        clock = [1000.0]
+        monitor = _monitor(
+            clock,
+            hit_ratio_floor=floor,
+            hit_ratio_window_seconds=window,
+            hit_ratio_min_lookups=minimum,
+        )
+        for _ in range(50):  # early lookups: all hits
+            monitor.record_cache_operation_time("get", 0.0001, True)
+        monitor.evaluate()
+        clock[0] += 100
+        for _ in range(50):  # recent lookups: all misses
+            monitor.record_cache_operation_time("get", 0.0001, False)
+        monitor.evaluate()
+        level: str | None = monitor.engine.level("hit_ratio")
+        return level
+
+    assert verdict(0.3, 60, 20) == "warning"  # the window holds only the misses
+    assert verdict(0.3, 600, 20) is None  # the window holds all: 50%
+    assert verdict(0.6, 600, 20) == "warning"
+    assert verdict(0.3, 60, 80) is None  # too few lookups in the window
+
+
+@probe("monitoring.degraded_alert_seconds")
+async def _degraded_after() -> None:
+    for seconds, level in ((10.0, "critical"), (120.0, None)):
+        clock = [1000.0]
+        monitor = _monitor(clock, degraded_alert_seconds=seconds)
+        monitor.set_degraded(True)
+        clock[0] += 30
+        monitor.evaluate()
+        assert monitor.engine.level("degraded") == level
+
+
+@probe("monitoring.alert_eval_seconds")
+async def _alert_eval() -> None:
+    for interval, fired in ((0.02, True), (60.0, False)):
+        cache = resolve(cfg("development", monitoring__memory_warning_bytes=100,
+                            monitoring__memory_critical_bytes=10**9,
+                            monitoring__alert_eval_seconds=interval))  # fmt: skip
+        await cache.connect()
+        await cache.set("k", "x" * 5000)
+        await asyncio.sleep(0.2)
+        assert cache.monitor is not None
+        assert (cache.monitor.engine.level("memory") == "warning") is fired
+        await cache.aclose()
+
+
+@probe("monitoring.alert_window_seconds")
+async def _alert_window() -> None:
+    for window, level in ((10.0, None), (120.0, "warning")):
+        clock = [1000.0]
+        monitor = _monitor(clock, alert_window_seconds=window)
+        monitor.slow_operation(0, 0, 1.0)
+        clock[0] += 60
+        monitor.evaluate()
+        assert monitor.engine.level("slow_operation", "get") == level
+
+
+@probe("monitoring.alert_cooldown_seconds")
+async def _alert_cooldown() -> None:
+    for cooldown, firings in ((0.0, 2), (3600.0, 1)):
+        clock = [1000.0]
+        monitor = _monitor(clock, alert_cooldown_seconds=cooldown, alert_window_seconds=10.0)
+        monitor.slow_operation(0, 0, 1.0)
+        clock[0] += 60
+        monitor.evaluate()  # clears
+        monitor.slow_operation(0, 0, 1.0)
+        assert _rules_fired(monitor).count(("slow_operation", "warning")) == firings
+
+
+@probe("monitoring.alert_clear_ratio")
+async def _alert_clear_ratio() -> None:
+    for ratio, level in ((0.8, "warning"), (0.99, None)):
+        clock = [1000.0]
+        monitor = _monitor(
+            clock,
+            invalidation_warning_per_hour=10,
+            invalidation_critical_per_hour=1000,
+            alert_clear_ratio=ratio,
+        )
+        for _ in range(11):  # 11 > 10: fires
+            monitor.record_invalidation("pattern", "none", "pattern", 1)
+            clock[0] += 1
+        clock[0] += 3600 - 11 + 1.5  # two events leave the hour: 9 remain, 90% of 10
+        monitor.evaluate()
+        assert monitor.engine.level("invalidation_rate") == level
 
 
 def test_every_setting_has_a_probe() -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cachekit._config import AIConfig, SizeTiers
+from cachekit._config import AIConfig, SizeTiers, TokenFields
 from cachekit._exceptions import CacheValueError
 from cachekit._keys import NO_OPTIONS, CacheKeyGenerator
 
@@ -221,6 +221,8 @@ def test_keys_from_config_reads_ai_settings() -> None:
         max_text_length=50_000,
         normalize_whitespace=True,
         operation_ttls={"summarize": 1800},
+        token_fields=TokenFields(prompt="", completion="", model=""),
+        prices={},
     )
     keys = CacheKeyGenerator.from_config(ai)
     assert keys.text_hash_threshold == 500

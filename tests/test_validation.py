@@ -11,6 +11,7 @@ from cachekit._config import CacheConfig
 from cachekit._exceptions import CacheConfigError, CacheError, ConfigProblem
 from cachekit._settings import resolve_settings
 from cachekit._validation import build_config, schema_leaves
+from tests.certs import write_pki
 
 CANARY = "canary-Pa55word-8c1f"
 
@@ -143,7 +144,8 @@ def test_build_config_use_tls_contradicts_plain_url(tmp_path: Path) -> None:
 
 def test_build_config_tls_files_with_tls_url_valid(tmp_path: Path) -> None:
     """TLS files with a ``rediss://`` URL are accepted."""
-    paths = {name: write(tmp_path / f"{name}.pem", name) for name in ("ca", "cert", "key")}
+    pki = write_pki(tmp_path)
+    paths = {"ca": pki.ca, "cert": pki.client_cert, "key": pki.client_key}
     resolved = resolve_settings(
         environ={},
         root=tmp_path,
@@ -157,7 +159,7 @@ def test_build_config_tls_files_with_tls_url_valid(tmp_path: Path) -> None:
             },
         },
     )
-    assert resolved.config.security.tls_cert_path == str(paths["cert"])
+    assert resolved.config.security.tls_cert_path == paths["cert"]
 
 
 def test_build_config_missing_tls_file(tmp_path: Path) -> None:
@@ -175,7 +177,7 @@ def test_build_config_tls_path_too_long_is_config_error(tmp_path: Path) -> None:
     problem = problems_of(
         tmp_path, overrides={"redis.url": "rediss://h", "security.tls_ca_path": "x" * 300}
     )["security.tls_ca_path"]
-    assert problem.message == "file does not exist"
+    assert problem.message == "cannot read the file: File name too long"
 
 
 def test_build_config_cert_without_key(tmp_path: Path) -> None:

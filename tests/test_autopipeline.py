@@ -1,0 +1,280 @@
+"""AutoPipeline: commands of one tick share a round trip; replies and errors reach their callers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from cachekit import CacheConfigBuilder, CacheTimeoutError, CacheUnavailableError
+from cachekit._autopipeline import AutoPipeline, supports_auto_pipeline
+from cachekit._redis import RedisBackend
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[aioredis.Redis]:
+    """A fakeredis client (real redis-py connection classes over an in-process server)."""
+    client = fakeredis.FakeAsyncRedis()
+    yield client
+    await client.aclose()
+
+
+def real_client(server: RedisServer, *, timeout: float = 5.0) -> aioredis.Redis:
+    """A client of ``server`` that never retries and gives up reading after ``timeout``."""
+    return aioredis.Redis.from_url(
+        server.url, socket_timeout=timeout, retry=Retry(NoBackoff(), 0), max_connections=4
+    )
+
+
+async def test_autopipeline_batches_commands_of_one_tick(fake: aioredis.Redis) -> None:
+    """Fifty commands issued by concurrent tasks in one tick travel in one round trip."""
+    await fake.set("k", "v")
+    pipeline = AutoPipeline(fake)
+    replies = await asyncio.gather(*(pipeline.execute("GET", "k") for _ in range(50)))
+    assert replies == [b"v"] * 50
+    assert pipeline.round_trips == 1
+
+
+async def test_autopipeline_bounds_batch_size(fake: aioredis.Redis) -> None:
+    """Beyond ``max_batch`` commands, the rest go in further round trips."""
+    pipeline = AutoPipeline(fake, max_batch=10)
+    await asyncio.gather(*(pipeline.execute("EXISTS", "k") for _ in range(35)))
+    assert pipeline.round_trips == 4
+
+
+async def test_autopipeline_max_batch_must_be_positive(fake: aioredis.Redis) -> None:
+    """A batch bound below one is refused at construction."""
+    with pytest.raises(ValueError, match="max_batch"):
+        AutoPipeline(fake, max_batch=0)
+
+
+async def test_autopipeline_replies_match_execute_command(fake: aioredis.Redis) -> None:
+    """Each reply is parsed by the client's response callbacks, as execute_command parses it."""
+    pipeline = AutoPipeline(fake)
+    commands: list[tuple[Any, ...]] = [
+        ("SET", "a", b"1", "EX", 100),
+        ("GET", "a"),
+        ("EXISTS", "a", "b"),
+        ("PTTL", "missing"),
+        ("SCAN", 0, "MATCH", "a*", "COUNT", 10),
+        ("SET", "a", b"2", "NX"),
+        ("MGET", "a", "b"),
+    ]
+    batched = [await pipeline.execute(*c) for c in commands]
+    direct = [await fake.execute_command(*c) for c in commands]
+    assert batched == direct
+    assert batched[0] is True and batched[4] == (0, [b"a"])
+
+
+async def test_autopipeline_execute_many_returns_replies_in_order(fake: aioredis.Redis) -> None:
+    """Several commands of one caller come back as a list in their order."""
+    await fake.set("x", "1")
+    pipeline = AutoPipeline(fake)
+    assert await pipeline.execute_many([("GET", "x"), ("PTTL", "x"), ("GET", "y")]) == [
+        b"1",
+        -1,
+        None,
+    ]
+    assert await pipeline.execute_many([]) == []
+
+
+async def test_autopipeline_response_error_reaches_only_its_caller(fake: aioredis.Redis) -> None:
+    """A command Redis refuses raises ResponseError for its caller; the others get replies."""
+    await fake.lpush("list", "x")
+    await fake.set("s", "v")
+    pipeline = AutoPipeline(fake)
+    good, bad, after = await asyncio.gather(
+        pipeline.execute("GET", "s"),
+        pipeline.execute("GET", "list"),
+        pipeline.execute("GET", "s"),
+        return_exceptions=True,
+    )
+    assert (good, after) == (b"v", b"v")
+    assert isinstance(bad, ResponseError) and "WRONGTYPE" in str(bad)
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await pipeline.execute_many([("GET", "s"), ("GET", "list")])
+    assert pipeline.round_trips == 2
+
+
+async def test_autopipeline_bad_argument_fails_only_its_caller(fake: aioredis.Redis) -> None:
+    """An argument redis-py cannot encode raises DataError before anything is sent."""
+    pipeline = AutoPipeline(fake)
+    await pipeline.execute("SET", "k", b"v")
+    for bad in (None, True, object()):
+        with pytest.raises(DataError):
+            await pipeline.execute("SET", "k", bad)
+    assert await pipeline.execute("GET", "k") == b"v"
+
+
+async def test_autopipeline_cancelled_caller_keeps_the_stream_in_step(fake: aioredis.Redis) -> None:
+    """A caller cancelled before its batch leaves is skipped; later replies still match."""
+    await fake.mset({"a": "1", "b": "2"})
+    pipeline = AutoPipeline(fake)
+    doomed = asyncio.ensure_future(pipeline.execute("GET", "a"))
+    kept = asyncio.ensure_future(pipeline.execute("GET", "b"))
+    await asyncio.sleep(0)  # both queued, runner not yet run
+    doomed.cancel()
+    assert await kept == b"2"
+    assert doomed.cancelled()
+    assert await pipeline.execute("GET", "a") == b"1"
+
+
+async def test_autopipeline_releases_its_connection_when_idle(fake: aioredis.Redis) -> None:
+    """Once no command is queued for a tick, the connection goes back to the pool."""
+    pipeline = AutoPipeline(fake)
+    await pipeline.execute("PING")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert pipeline._runner is None
+    assert not fake.connection_pool._in_use_connections
+
+
+async def test_autopipeline_supports_plain_pooled_clients_only(fake: aioredis.Redis) -> None:
+    """Cluster-like or single-connection clients are left to redis-py."""
+    assert supports_auto_pipeline(fake)
+    assert not supports_auto_pipeline(object())
+    single = aioredis.Redis(single_connection_client=True)
+    assert not supports_auto_pipeline(single)
+    await single.aclose()
+
+
+@pytest.mark.redis
+async def test_autopipeline_connection_error_reaches_every_caller(
+    redis_server: RedisServer,
+) -> None:
+    """When the server dies, each queued caller gets its own redis-py ConnectionError."""
+    client = real_client(redis_server)
+    pipeline = AutoPipeline(client)
+    await pipeline.execute("SET", "k", b"v")
+    redis_server.kill()
+    errors = await asyncio.gather(
+        *(pipeline.execute("GET", "k") for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(e, RedisConnectionError) for e in errors)
+    assert len({id(e) for e in errors}) == 5
+    await pipeline.aclose()
+    await client.aclose()
+
+
+@pytest.mark.redis
+async def test_autopipeline_timeout_reaches_callers_and_recovers(redis_server: RedisServer) -> None:
+    """A hung server times every caller out; once it resumes the pipeline works again."""
+    client = real_client(redis_server, timeout=0.2)
+    pipeline = AutoPipeline(client)
+    await pipeline.execute("SET", "k", b"v")
+    redis_server.pause()
+    try:
+        errors = await asyncio.gather(
+            *(pipeline.execute("GET", "k") for _ in range(3)), return_exceptions=True
+        )
+    finally:
+        redis_server.resume()
+    assert all(isinstance(e, RedisTimeoutError) for e in errors)
+    assert await pipeline.execute("GET", "k") == b"v"
+    await pipeline.aclose()
+    await client.aclose()
+
+
+@pytest.mark.redis
+async def test_autopipeline_caller_cancelled_mid_flight_leaves_replies_aligned(
+    redis_server: RedisServer,
+) -> None:
+    """A caller that times out while its batch is on the wire does not shift others' replies."""
+    client = real_client(redis_server)
+    await client.mset({"a": "1", "b": "2"})
+    pipeline = AutoPipeline(client)
+    redis_server.pause()
+    try:
+        waiting = asyncio.ensure_future(pipeline.execute("GET", "b"))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await pipeline.execute("GET", "a")
+    finally:
+        redis_server.resume()
+    assert await waiting == b"2"
+    assert await pipeline.execute("GET", "a") == b"1"
+    await pipeline.aclose()
+    await client.aclose()
+
+
+@pytest.mark.redis
+async def test_autopipeline_aclose_fails_waiting_callers(redis_server: RedisServer) -> None:
+    """Closing while callers wait fails them with ConnectionError instead of leaving them hung."""
+    client = real_client(redis_server)
+    pipeline = AutoPipeline(client)
+    await pipeline.execute("PING")
+    redis_server.pause()
+    try:
+        waiting = asyncio.ensure_future(pipeline.execute("GET", "k"))
+        await asyncio.sleep(0.05)
+        await pipeline.aclose()
+        with pytest.raises(RedisConnectionError):
+            await waiting
+    finally:
+        redis_server.resume()
+    await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_backend_maps_auto_pipelined_errors(redis_server: RedisServer) -> None:
+    """Through RedisBackend, batched failures become CacheUnavailableError / CacheTimeoutError."""
+    config = (
+        CacheConfigBuilder()
+        .with_preset("simple")
+        .with_overrides(
+            {"redis.url": redis_server.url, "redis.retries": 0, "redis.socket_timeout": 0.2}
+        )
+        .build()
+    )
+    assert config.redis.auto_pipeline
+    backend = RedisBackend(config)
+    await backend.set("k", "v")
+    assert await asyncio.gather(*(backend.get("k") for _ in range(10))) == ["v"] * 10
+    redis_server.pause()
+    try:
+        with pytest.raises(CacheTimeoutError):
+            await backend.get("k")
+    finally:
+        redis_server.resume()
+    redis_server.kill()
+    with pytest.raises(CacheUnavailableError):
+        await backend.get("k")
+    await backend.aclose()
+
+
+@pytest.mark.redis
+async def test_autopipeline_replies_stay_aligned_under_cancellation(
+    redis_server: RedisServer,
+) -> None:
+    """Hundreds of tasks, some cancelled at random points, each read only their own key."""
+    client = real_client(redis_server)
+    pipeline = AutoPipeline(client, max_batch=16)
+    await client.mset({f"k{i}": f"v{i}" for i in range(200)})
+    wrong: list[tuple[int, Any]] = []
+
+    async def reader(i: int) -> None:
+        for _ in range(5):
+            reply = await pipeline.execute("GET", f"k{i}")
+            if reply != f"v{i}".encode():
+                wrong.append((i, reply))
+
+    tasks = [asyncio.ensure_future(reader(i)) for i in range(200)]
+    for step, task in enumerate(tasks):
+        if step % 7 == 0:
+            await asyncio.sleep(0)
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert wrong == []
+    assert await pipeline.execute("GET", "k3") == b"v3"
+    await pipeline.aclose()
+    await client.aclose()

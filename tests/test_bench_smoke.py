@@ -1,0 +1,49 @@
+"""The benchmark harness runs and reports; it asserts nothing about speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import _report as report
+from bench import run
+from bench._measure import Result
+
+
+def test_bench_smoke_run_writes_rows_and_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A smoke run of the CPU-only groups prints the table and writes every row to JSON."""
+    out = tmp_path / "bench.json"
+    assert run.main(["--smoke", "--only", "codec,build_key,entries", "--out", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    workloads = {r["workload"].split(",")[0] for r in payload["results"]}
+    assert workloads == {"codec round trip", "build_key", "memory held per entry"}
+    assert all(r["value"] > 0 for r in payload["results"])
+    assert {t["target"] for t in payload["targets"]} == {t.name for t in report.TARGETS}
+    printed = capsys.readouterr().out
+    assert "| codec round trip" in printed and "original: pickle + zlib-6" in printed
+
+
+def test_bench_run_rejects_unknown_groups() -> None:
+    """A misspelt workload group is an argument error, not a silent empty run."""
+    with pytest.raises(SystemExit):
+        run.main(["--only", "memroy"])
+
+
+def test_bench_targets_compare_against_the_named_peer() -> None:
+    """Ratios divide cachekit's figure by the peer's; time and overhead targets invert it."""
+    rows = [
+        Result("redis get-hit, sequential", "cachekit", 1200.0, subject=True),
+        Result("redis get-hit, sequential", "redis-py + json", 1000.0),
+        Result("telemetry, memory get-hit", "cachekit, monitoring on", 800.0, subject=True),
+        Result("telemetry, memory get-hit", "cachekit, monitoring off", 1000.0),
+    ]
+    checked = {t["target"]: t for t in report.targets(rows)}
+    sequential = checked["redis sequential get-hit vs redis-py + json"]
+    assert sequential["value"] == pytest.approx(1.2) and sequential["met"] is True
+    overhead = checked["telemetry overhead, memory path"]
+    assert overhead["value"] == pytest.approx(0.25) and overhead["met"] is True
+    assert checked["build_key on 1 MB"]["met"] is None

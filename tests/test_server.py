@@ -1,0 +1,346 @@
+"""``cachekit serve``: the key/value API, token rule, body limit, problem details, real Redis,
+and the command itself run as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from cachekit import CacheConfigError, resolve
+from cachekit._cli import main
+from cachekit._server import create_app
+from cachekit.testing import FakeCache
+from tests.http_helpers import bearer, settings, wait_for_port
+from tests.redis_server import RedisServer, free_port
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    """The service on the testing preset (memory only, writes open on loopback)."""
+    with TestClient(create_app(settings=settings())) as test_client:
+        yield test_client
+
+
+def assert_problem(response: Any, status: int, slug: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with ``status`` (and ``type`` ending in ``slug``)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert set(body) >= PROBLEM_KEYS and body["status"] == status
+    if slug is not None:
+        assert body["type"] == f"urn:cachekit:problem:{slug}"
+    return body
+
+
+# -- the key/value API ------------------------------------------------------------------
+
+
+def test_kv_put_then_get_round_trips_json(client: TestClient) -> None:
+    """A JSON value PUT under a key is what GET returns."""
+    value = {"name": "Ada", "langs": ["en", "fr"], "age": 36, "score": 1.5, "ok": True}
+    assert client.put("/v1/cache/users/42", json=value).status_code == 204
+    response = client.get("/v1/cache/users/42")
+    assert response.status_code == 200 and response.json() == value
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_kv_put_accepts_json_without_content_type(client: TestClient) -> None:
+    """``curl -d`` sends a form content type; a JSON body is still accepted."""
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert client.put("/v1/cache/n/k", content=b'"text"', headers=headers).status_code == 204
+    assert client.get("/v1/cache/n/k").json() == "text"
+
+
+def test_kv_get_missing_key_is_404_problem(client: TestClient) -> None:
+    """A missing key is a 404 problem naming it."""
+    body = assert_problem(client.get("/v1/cache/users/nobody"), 404, "not-found")
+    assert "users/nobody" in body["detail"]
+
+
+def test_kv_ttl_expires_the_value() -> None:
+    """``?ttl=`` sets the entry's lifetime (seen through the fake clock)."""
+    cache = FakeCache()
+    with TestClient(create_app(settings=settings(), cache=cache)) as client:
+        client.put("/v1/cache/s/short", json=1, params={"ttl": 5})
+        client.put("/v1/cache/s/long", json=2)
+        cache.advance(6)
+        assert client.get("/v1/cache/s/short").status_code == 404
+        assert client.get("/v1/cache/s/long").json() == 2
+        cache.advance(60)
+        assert client.get("/v1/cache/s/long").status_code == 404
+
+
+def test_kv_delete_reports_whether_it_removed(client: TestClient) -> None:
+    """DELETE removes the entry; a second DELETE reports nothing removed."""
+    client.put("/v1/cache/n/k", json=1)
+    assert client.delete("/v1/cache/n/k").json() == {"deleted": True}
+    assert client.delete("/v1/cache/n/k").json() == {"deleted": False}
+    assert client.get("/v1/cache/n/k").status_code == 404
+
+
+def test_kv_batch_get_returns_hits_and_misses(client: TestClient) -> None:
+    """batch-get returns the values that hit and lists the keys that missed."""
+    client.put("/v1/cache/n/a", json={"v": 1})
+    client.put("/v1/cache/n/b", json=[2])
+    response = client.post("/v1/cache/n:batch-get", json={"keys": ["a", "b", "c", "a"]})
+    assert response.json() == {"values": {"a": {"v": 1}, "b": [2]}, "missing": ["c"]}
+
+
+def test_kv_namespaces_are_separate(client: TestClient) -> None:
+    """The same key in two namespaces holds two values."""
+    client.put("/v1/cache/one/k", json=1)
+    client.put("/v1/cache/two/k", json=2)
+    assert (client.get("/v1/cache/one/k").json(), client.get("/v1/cache/two/k").json()) == (1, 2)
+
+
+async def test_kv_entries_are_readable_from_python_on_the_same_stack() -> None:
+    """An entry written over HTTP is ``{namespace}/{key}`` in the stack."""
+    cache = FakeCache()
+    with TestClient(create_app(settings=settings(), cache=cache)) as client:
+        client.put("/v1/cache/orders/42", json={"total": 10})
+    assert await cache.get("orders/42") == {"total": 10}
+
+
+def test_kv_openapi_is_published(client: TestClient) -> None:
+    """/openapi.json lists the key/value and ops endpoints."""
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/cache/{namespace}/{key}", "/v1/cache/{namespace}:batch-get"} <= set(paths)
+    assert {"/livez", "/readyz", "/cache/status", "/cache/config", "/cache/invalidate"} <= set(
+        paths
+    )
+    assert set(paths["/v1/cache/{namespace}/{key}"]) == {"get", "put", "delete"}
+
+
+# -- problem details on bad input -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "slug"),
+    [
+        (b"", 400, "invalid-json"),
+        (b"not json", 400, "invalid-json"),
+        (b'{"a": ', 400, "invalid-json"),
+        (b"\xff\xfe", 400, "invalid-json"),
+        (b"null", 422, "invalid-value"),
+        (b"[123456789012345678901234567890]", 422, "invalid-value"),
+    ],
+)
+def test_problem_details_for_bad_bodies(
+    client: TestClient, body: bytes, status: int, slug: str
+) -> None:
+    """Bodies that are not storable JSON get a 4xx problem, never a 500."""
+    assert_problem(client.put("/v1/cache/n/k", content=body), status, slug)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/cache/bad%20ns/k",
+        "/v1/cache/n/bad%20key",
+        "/v1/cache/n/" + "k" * 251,
+        "/v1/cache/" + "n" * 65 + "/k",
+        "/v1/cache/n/a*b",
+        "/v1/cache/n/%C3%A9",
+    ],
+)
+def test_problem_details_for_bad_names(client: TestClient, path: str) -> None:
+    """Namespaces and keys outside their charset or length get a 422 problem."""
+    body = assert_problem(client.put(path, json=1), 422, "invalid-request")
+    assert body["errors"] and "input" not in body["errors"][0]
+
+
+@pytest.mark.parametrize("ttl", ["0", "-1", "abc", "nan", "inf", "1e20"])
+def test_problem_details_for_bad_ttl(client: TestClient, ttl: str) -> None:
+    """A TTL that is not a positive number of seconds (up to 10 years) is a 422."""
+    assert_problem(client.put("/v1/cache/n/k", json=1, params={"ttl": ttl}), 422)
+
+
+def test_problem_details_for_bad_batch_bodies(client: TestClient) -> None:
+    """batch-get needs 1 to 1000 valid keys as a JSON object."""
+    for body in ({"keys": []}, {"keys": ["bad key"]}, {"keys": ["k"] * 1001}, {"other": 1}, [1]):
+        assert_problem(client.post("/v1/cache/n:batch-get", json=body), 422)
+
+
+def test_problem_details_for_unknown_routes_and_methods(client: TestClient) -> None:
+    """Unknown paths and methods are problems too (``about:blank``)."""
+    assert assert_problem(client.get("/nope"), 404)["type"] == "about:blank"
+    assert assert_problem(client.patch("/v1/cache/n/k", json=1), 405)["type"] == "about:blank"
+
+
+# -- body limit -------------------------------------------------------------------------
+
+
+def test_body_limit_declared_length_is_413() -> None:
+    """A body whose Content-Length exceeds server.max_body_bytes gets 413."""
+    with TestClient(create_app(settings=settings(server__max_body_bytes=1024))) as client:
+        assert client.put("/v1/cache/n/k", json="x" * 1000).status_code == 204
+        response = client.put("/v1/cache/n/k", json="x" * 2000)
+    assert_problem(response, 413, "body-too-large")
+
+
+def test_body_limit_counts_streamed_bytes() -> None:
+    """A chunked body without Content-Length is cut off at the limit with 413."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'"'
+        for _ in range(10):
+            yield b"x" * 500
+        yield b'"'
+
+    with TestClient(create_app(settings=settings(server__max_body_bytes=1024))) as client:
+        response = client.put("/v1/cache/n/k", content=chunks())
+        batch = client.post(
+            "/v1/cache/n:batch-get",
+            content=(b'{"keys": [' + b'"k",' * 400 + b'"k"]}' for _ in range(1)),
+            headers={"content-type": "application/json"},
+        )
+    assert_problem(response, 413, "body-too-large")
+    assert_problem(batch, 413, "body-too-large")
+
+
+# -- token rule in the service ----------------------------------------------------------
+
+
+def production(**leaves: Any) -> Any:
+    """Production settings; Redis on a closed port (a fake cache stands in)."""
+    return settings("production", redis__url="redis://127.0.0.1:1/0", **leaves)
+
+
+def test_token_production_put_without_token_is_401() -> None:
+    """With a token configured, writes need it; reads do not."""
+    app = create_app(settings=production(server__token="s3cret"), cache=FakeCache())
+    with TestClient(app) as client:
+        assert_problem(client.put("/v1/cache/n/k", json=1), 401, "unauthorized")
+        assert_problem(client.put("/v1/cache/n/k", json=1, headers=bearer("wrong")), 401)
+        assert_problem(client.delete("/v1/cache/n/k"), 401)
+        assert client.put("/v1/cache/n/k", json=1, headers=bearer("s3cret")).status_code == 204
+        assert client.get("/v1/cache/n/k").json() == 1
+        assert client.post("/v1/cache/n:batch-get", json={"keys": ["k"]}).status_code == 200
+
+
+def test_token_unauthorized_before_validation() -> None:
+    """A caller without the token learns nothing about input validity: 401 first."""
+    app = create_app(settings=production(server__token="s3cret"), cache=FakeCache())
+    with TestClient(app) as client:
+        assert client.put("/v1/cache/bad%20ns/k", content=b"junk").status_code == 401
+
+
+def test_token_production_without_token_refuses_to_start() -> None:
+    """The service does not start in production without a token."""
+    app = create_app(settings=production(), cache=FakeCache())
+    with pytest.raises(CacheConfigError, match=r"server\.token"), TestClient(app):
+        pass
+
+
+def test_cli_serve_refuses_production_without_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cachekit serve --env production`` without a token exits 2 naming server.token."""
+    for var in [v for v in os.environ if v.startswith("CACHEKIT_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("CACHEKIT_SETTINGS_ROOT", str(tmp_path))
+    assert main(["serve", "--env", "production", "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert "server.token: not set" in err and "CACHEKIT_SERVER__TOKEN" in err
+
+
+# -- against a real Redis ---------------------------------------------------------------
+
+
+def redis_settings(server: RedisServer, **leaves: Any) -> Any:
+    """Testing settings pointing at ``server`` with short timeouts."""
+    return settings(
+        redis__url=server.url,
+        redis__connect_timeout="0.5",
+        redis__socket_timeout="0.25",
+        **leaves,
+    )
+
+
+async def test_redis_service_round_trips_through_redis(redis_server: RedisServer) -> None:
+    """PUT over HTTP lands in Redis, where a Python stack on the same settings reads it."""
+    config = redis_settings(redis_server)
+    with TestClient(create_app(settings=config)) as client:
+        assert client.put("/v1/cache/orders/42", json={"total": 10}).status_code == 204
+        assert client.get("/readyz").json()["status"] == "ok"
+    async with resolve(config.config) as cache:
+        assert await cache.get("orders/42") == {"total": 10}
+
+
+def test_redis_stopped_service_degrades_and_keeps_answering(redis_server: RedisServer) -> None:
+    """With Redis killed, /readyz is 200 degraded and reads and writes still answer."""
+    with TestClient(create_app(settings=redis_settings(redis_server))) as client:
+        client.put("/v1/cache/n/before", json=1)
+        redis_server.kill()
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert client.put("/v1/cache/n/during", json=2).status_code == 204
+        assert client.get("/v1/cache/n/during").json() == 2
+        assert client.get("/livez").status_code == 200
+
+
+def test_redis_required_readyz_503_while_stopped(redis_server: RedisServer) -> None:
+    """With server.require_redis, /readyz is 503 while Redis is down, 200 once it is back."""
+    config = redis_settings(redis_server, server__require_redis="true")
+    with TestClient(create_app(settings=config)) as client:
+        assert client.get("/readyz").status_code == 200
+        redis_server.kill()
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.json()["status"] == "degraded"
+        assert client.get("/livez").status_code == 200
+
+
+def test_redis_absent_at_start_service_still_starts(
+    redis_server_factory: Callable[..., RedisServer],
+) -> None:
+    """A service whose Redis is not running yet starts and answers degraded."""
+    server = redis_server_factory(start=False)
+    with TestClient(create_app(settings=redis_settings(server))) as client:
+        assert client.get("/readyz").json()["status"] == "degraded"
+        assert client.put("/v1/cache/n/k", json=1).status_code == 204
+
+
+# -- `cachekit serve` as a process ------------------------------------------------------
+
+
+def test_cli_serve_subprocess_put_get_readyz(tmp_path: Path) -> None:
+    """``cachekit serve`` starts with no Redis; PUT then GET round-trips; /readyz is 200."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CACHEKIT_")}
+    env["CACHEKIT_SETTINGS_ROOT"] = str(tmp_path)
+    cmd = [
+        sys.executable,
+        "-m",
+        "cachekit._cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port)
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.put("/v1/cache/users/42", content=b'{"name": "Ada"}').status_code == 204
+            assert http.get("/v1/cache/users/42").json() == {"name": "Ada"}
+            assert http.get("/readyz").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert b"server.token is not set" in output
