@@ -40,8 +40,8 @@ class Result:
 class Settings:
     """How long each measurement runs; ``smoke`` makes every count tiny."""
 
-    rounds: int = 3
-    min_time: float = 0.4
+    rounds: int = 5
+    min_time: float = 0.25
     """Seconds one contender's round runs at least (whole passes over the keys)."""
     latency_samples: int = 20_000
     concurrency: int = 64

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,9 @@ from bench import _workloads as workloads
 from bench._measure import Result, Settings
 from bench._server import RedisServer
 
+HERE = Path(__file__).resolve().parent
 GROUPS = ("memory", "redis", "tiered", "build_key", "codec", "telemetry", "entries")
+NEEDS_REDIS = {"redis", "tiered", "telemetry"}
 POOL = 10
 """Connection pool size of every Redis contender."""
 
@@ -58,22 +61,34 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="tiny counts: check that it runs (CI)")
-    parser.add_argument(
-        "--out", type=Path, default=Path("bench-results.json"), help="JSON results file"
-    )
+    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON results file")
     parser.add_argument("--png", type=Path, help="also draw a chart (needs matplotlib)")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(GROUPS)}")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per contender (default 5; the best one counts)"
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else set(GROUPS)
     unknown = only - set(GROUPS)
     if unknown:
         parser.error(f"unknown workload group(s): {', '.join(sorted(unknown))}")
     settings = Settings.for_smoke() if args.smoke else Settings()
+    if args.rounds:
+        settings.rounds = args.rounds
     started = time.perf_counter()
-    with RedisServer() as server:
-        print(f"bench: {server.version()} on port {server.port}", file=sys.stderr)
-        results = asyncio.run(run(settings, only, server.url, server.port))
-        redis_version = server.version()
+    if only & NEEDS_REDIS:
+        if shutil.which("redis-server") is None:
+            parser.error(
+                "redis-server is not installed (apt-get install redis-server); "
+                f"--only {','.join(g for g in GROUPS if g not in NEEDS_REDIS)} runs without it"
+            )
+        with RedisServer() as server:
+            redis_version = server.version()
+            print(f"bench: {redis_version} on port {server.port}", file=sys.stderr)
+            results = asyncio.run(run(settings, only, server.url, server.port))
+    else:
+        redis_version = "not started"
+        results = asyncio.run(run(settings, only, "", 0))
     checked = report.targets(results)
     memory_stack = stacks.stack("", redis=False)
     notes = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import metrics
@@ -73,6 +73,30 @@ def series(op: int, tier: int) -> int:
     return op * len(TIERS) + tier
 
 
+class TierCounts:
+    """``get`` lookups the memory tier counts itself: its hits and misses since ``base``
+    (lookups other operations made are added to ``base`` to keep them out)."""
+
+    __slots__ = ("base", "memory")
+
+    def __init__(self, memory: InMemoryCache) -> None:
+        self.memory = memory
+        self.base = [memory.hits, memory.misses]
+
+    def read(self) -> tuple[int, int]:
+        """``(hits, misses)`` of ``get`` so far."""
+        return self.memory.hits - self.base[0], self.memory.misses - self.base[1]
+
+
+def _snapshot(counts: list[int], tier: TierCounts | None) -> list[int]:
+    out = list(counts)
+    if tier is not None:
+        hits, misses = tier.read()
+        out[slot(GET, HIT, MEMORY)] += hits
+        out[slot(GET, MISS, MEMORY)] += misses
+    return out
+
+
 class Recorder:
     """The numbers one stack counts on its event loop; exporters read them from their thread.
 
@@ -95,9 +119,9 @@ class Recorder:
         self.invalidations: dict[tuple[str, str], list[int]] = {}  # (kind, op) -> [events, keys]
         self.degraded = 0
         self.memory: InMemoryCache | None = None
-        self.extra: Callable[[], tuple[int, int]] | None = None
-        """Memory-tier ``get`` hits and misses the tier counted itself and ``counts`` does
-        not hold yet (a memory-only stack whose ``get`` skips the wrapper)."""
+        self.tier: TierCounts | None = None
+        """Set while a memory-only stack's ``get`` skips the wrapper: the memory tier
+        counts those lookups itself, and ``snapshot`` adds them in."""
         base = {"cache.namespace": namespace}
         self.slot_attributes = [
             {**base, "cache.operation": op, "cache.result": result, "cache.tier": tier}
@@ -113,14 +137,8 @@ class Recorder:
         self.base_attributes = base
 
     def snapshot(self) -> list[int]:
-        """A copy of ``counts`` with ``extra`` folded in."""
-        counts = list(self.counts)
-        extra = self.extra
-        if extra is not None:
-            hits, misses = extra()
-            counts[slot(GET, HIT, MEMORY)] += hits
-            counts[slot(GET, MISS, MEMORY)] += misses
-        return counts
+        """A copy of ``counts`` with the memory tier's own ``get`` counts added."""
+        return _snapshot(self.counts, self.tier)
 
     def invalidation_label(self, kind: str, operation: str) -> tuple[str, str]:
         """The bounded ``(kind, operation)`` label of an invalidation."""
@@ -141,6 +159,7 @@ class Instruments:
         self._retired_invalidations: dict[tuple[str, str, str], list[int]] = {}
         self._slot_attrs: dict[str, list[dict[str, str]]] = {}
         self._last_operations: dict[str, list[int]] = {}
+        self._snapshots: dict[int, list[int]] = {}
         meter.create_observable_counter(
             "cachekit.operations",
             callbacks=[self._observe_operations],
@@ -220,24 +239,20 @@ class Instruments:
                 return
             self._recorders.add(recorder)
             self._slot_attrs.setdefault(recorder.namespace, recorder.slot_attributes)
-        weakref.finalize(
-            recorder,
-            self._retire,
-            recorder.namespace,
-            recorder.counts,
-            recorder.totals,
-            recorder.invalidations,
-        )
+        # The finalizer holds the recorder's attributes, never the recorder itself.
+        weakref.finalize(recorder, self._retire, id(recorder), vars(recorder))
 
-    def _retire(
-        self,
-        namespace: str,
-        counts: list[int],
-        totals: list[int],
-        invalidations: dict[tuple[str, str], list[int]],
-    ) -> None:
+    def _retire(self, ident: int, state: dict[str, Any]) -> None:
+        namespace, totals, invalidations = (
+            state["namespace"],
+            state["totals"],
+            state["invalidations"],
+        )
+        counts = _snapshot(state["counts"], state["tier"])
         with self._lock:
-            _add_into(self._retired_counts.setdefault(namespace, [0] * len(counts)), counts)
+            seen = self._snapshots.pop(ident, counts)  # never below what was reported
+            final = [max(c, s) for c, s in zip(counts, seen, strict=True)]
+            _add_into(self._retired_counts.setdefault(namespace, [0] * len(counts)), final)
             _add_into(self._retired_totals.setdefault(namespace, [0] * len(totals)), totals)
             for (kind, op), values in invalidations.copy().items():
                 key = (namespace, kind, op)
@@ -255,6 +270,7 @@ class Instruments:
                 sums[namespace] = list(retired)
         for recorder in self._live():
             counts = recorder.snapshot()
+            self._snapshots[id(recorder)] = counts
             _add_into(sums.setdefault(recorder.namespace, [0] * len(counts)), counts)
         last = self._last_operations
         for namespace, counts in sums.items():

@@ -13,10 +13,8 @@ files and accepts the original's ``record_*`` calls.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +23,7 @@ import msgspec
 from cachekit._alerts import Alert, AlertEngine, AlertRules, AlertSink
 from cachekit._config import MonitoringConfig
 from cachekit._exceptions import CacheValueError
+from cachekit._invalidations import HOUR, InvalidationLog, bounded_label, recommendations
 from cachekit._metrics import (
     COMPRESSED,
     LOOKUPS,
@@ -42,15 +41,9 @@ from cachekit._metrics import (
 if TYPE_CHECKING:
     from cachekit._metrics import Instruments
 
-HOUR: Final = 3600.0
-_MAX_EVENTS: Final = 100_000
-"""Invalidation events remembered for the one-hour window (older ones are dropped)."""
 _SLOW_KEPT: Final = 50
-_LABEL: Final = re.compile(r"^[A-Za-z0-9_.:*-]{1,64}$")
 _SNAPSHOT_SPACING: Final = 1.0
 """Seconds between two hit-ratio snapshots kept for the window."""
-_BROAD_INVALIDATION: Final = 100
-"""Keys per invalidation above which invalidations count as broad."""
 
 
 def default_config() -> MonitoringConfig:
@@ -59,14 +52,6 @@ def default_config() -> MonitoringConfig:
 
     data, _ = read_preset(BASE)
     return msgspec.convert(data["monitoring"], MonitoringConfig)
-
-
-def bounded_label(text: str) -> str:
-    """``text`` when it is a short identifier-like label, else a digest of it (so free
-    text, a key or a glob pattern never reaches telemetry)."""
-    if _LABEL.match(text):
-        return text
-    return "h:" + hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
 
 
 class CachePerformanceMonitor:
@@ -105,13 +90,9 @@ class CachePerformanceMonitor:
         self._started = clock()
         self._instruments: Instruments | None = None
         self._alert_counter: AlertSink | None = None
-        self._hour: deque[tuple[float, str]] = deque()
-        self._hour_labels: Counter[str] = Counter()
-        self._day: deque[list[float]] = deque(maxlen=24)  # [hour start, events, keys]
-        self._by_kind: Counter[str] = Counter()
-        self._by_operation: Counter[str] = Counter()
-        self._events = 0
-        self._keys = 0
+        self._flush: Callable[[int], bool] | None = None
+        self._keygen_countdown = 1  # the first key generation is recorded, then 1 in N
+        self.invalidations = InvalidationLog()
         # (time, hits, lookups) snapshots; the first marks the start of the counts.
         self._window: deque[tuple[float, int, int]] = deque([(self._started, 0, 0)])
         self._slow: deque[dict[str, Any]] = deque(maxlen=_SLOW_KEPT)
@@ -124,9 +105,11 @@ class CachePerformanceMonitor:
         self._base_loads = [0, 0.0]
 
     # -- wiring -------------------------------------------------------------------------
-    def bind(self, instruments: Instruments) -> None:
-        """Count fired alerts on ``instruments`` (the ``cachekit.alerts`` counter)."""
+    def bind(self, instruments: Instruments, flush: Callable[[int], bool] | None = None) -> None:
+        """Count fired alerts on ``instruments`` (the ``cachekit.alerts`` counter);
+        ``flush`` exports what the stack's own providers hold (``force_flush``)."""
         self._instruments = instruments
+        self._flush = flush
         namespace = self.recorder.namespace
         counter = instruments.alerts
         if self._alert_counter in self.engine.sinks:
@@ -145,6 +128,11 @@ class CachePerformanceMonitor:
 
         self._alert_counter = count
         self.engine.sinks.append(count)
+
+    def force_flush(self, timeout_millis: int = 10_000) -> bool:
+        """Export now what cachekit's own providers hold (blocking: from async code, run
+        it in a thread). True when nothing failed; it says nothing about delivery."""
+        return self._flush(timeout_millis) if self._flush is not None else True
 
     def add_alert_callback(self, callback: AlertSink) -> Callable[[], None]:
         """Call ``callback(alert)`` for every firing and clearing; returns the unsubscribe.
@@ -169,29 +157,17 @@ class CachePerformanceMonitor:
         ``pattern_label`` must be bounded labels chosen by code (``"operation:summarize"``),
         never user text: free text is replaced by a digest before it reaches telemetry.
         """
-        now = self._clock()
         kind, operation = bounded_label(kind), bounded_label(operation or "none")
         label = bounded_label(pattern_label or kind)
+        keys = max(0, count)
         rec = self.recorder
         slot_key = rec.invalidation_label(kind, operation)
         values = rec.invalidations.get(slot_key)
         if values is None:
             values = rec.invalidations[slot_key] = [0, 0]
         values[0] += 1
-        values[1] += max(0, count)
-        self._events += 1
-        self._keys += max(0, count)
-        self._by_kind[kind] += 1
-        self._by_operation[operation] += 1
-        self._hour.append((now, label))
-        self._hour_labels[label] += 1
-        if len(self._hour) > _MAX_EVENTS:
-            self._forget_oldest()
-        start = now - now % HOUR
-        if not self._day or self._day[-1][0] != start:
-            self._day.append([start, 0, 0])
-        self._day[-1][1] += 1
-        self._day[-1][2] += max(0, count)
+        values[1] += keys
+        self.invalidations.record(self._clock(), kind, operation, label, keys)
         self.evaluate()
 
     def record_invalidation_event(
@@ -240,18 +216,27 @@ class CachePerformanceMonitor:
         text_length: int = 0,
         operation_type: str = "",
         *,
-        sampled: bool = True,
+        sampled: bool | None = None,
     ) -> None:
-        """One key generation that took ``duration`` seconds (``sampled=False``: count it,
-        but keep it out of the histogram unless it was slow)."""
+        """One key generation that took ``duration`` seconds. Every one is counted; the
+        histogram gets the slow ones and 1 in ``duration_sample_every`` of the rest
+        (``sampled``: the caller's own choice instead)."""
         keygen = self.recorder.keygen
         keygen[0] += 1
         keygen[1] += duration
-        keygen[2] = max(keygen[2], duration)
+        if duration > keygen[2]:
+            keygen[2] = duration
         slow = duration > self.config.slow_key_generation_seconds
         if slow:
             self.rules.slow_key_generation(duration, self._clock())
-        if self._instruments is not None and (sampled or slow):
+        if slow or sampled:
+            sampled = True
+        elif sampled is None:
+            self._keygen_countdown -= 1
+            sampled = not self._keygen_countdown
+            if sampled:
+                self._keygen_countdown = self.config.duration_sample_every
+        if sampled and self._instruments is not None:
             self._instruments.key_generation.record(duration, self.recorder.base_attributes)
 
     def record_compression_ratio(
@@ -299,14 +284,13 @@ class CachePerformanceMonitor:
         """Check every windowed rule now; the alerts this emitted."""
         now = self._clock()
         before = self.engine.emitted
-        self._prune(now)
         memory = self.recorder.memory
         self.rules.evaluate(
             now,
             memory_bytes=memory.bytes_used if memory is not None else None,
             window=self._hit_window(now),
-            invalidations_last_hour=len(self._hour),
-            top_pattern=self._top_pattern(),
+            invalidations_last_hour=self.invalidations.last_hour(now),
+            top_pattern=self.invalidations.top_pattern(),
             degraded_for=None if self._degraded_since is None else now - self._degraded_since,
         )
         emitted = self.engine.emitted - before
@@ -321,22 +305,6 @@ class CachePerformanceMonitor:
     def recent_alerts(self) -> list[Alert]:
         """The last alerts emitted (firings and clearings), oldest first."""
         return list(self.engine.recent)
-
-    def _prune(self, now: float) -> None:
-        while self._hour and self._hour[0][0] <= now - HOUR:
-            self._forget_oldest()
-
-    def _forget_oldest(self) -> None:
-        _, label = self._hour.popleft()
-        self._hour_labels[label] -= 1
-        if self._hour_labels[label] <= 0:
-            del self._hour_labels[label]
-
-    def _top_pattern(self) -> tuple[str, float] | None:
-        if not self._hour:
-            return None
-        label, count = self._hour_labels.most_common(1)[0]
-        return label, count / len(self._hour)
 
     def _lookups(self) -> tuple[int, int]:
         counts, base = self.recorder.snapshot(), self._base_counts
@@ -449,102 +417,12 @@ class CachePerformanceMonitor:
 
     def get_invalidation_frequency_stats(self) -> dict[str, Any]:
         """Invalidation rates, thresholds and current level, patterns, efficiency."""
-        self._prune(self._clock())
-        cfg = self.config
-        last_hour = len(self._hour)
-        hours = max(1.0, (self._clock() - self._started) / HOUR)
-        level = "normal"
-        if last_hour > cfg.invalidation_critical_per_hour:
-            level = "critical"
-        elif last_hour > cfg.invalidation_warning_per_hour:
-            level = "warning"
-        return {
-            "rates": {
-                "last_hour": last_hour,
-                "last_24_hours": int(sum(b[1] for b in self._day)),
-                "average_per_hour": self._events / hours,
-            },
-            "thresholds": {
-                "warning_per_hour": cfg.invalidation_warning_per_hour,
-                "critical_per_hour": cfg.invalidation_critical_per_hour,
-                "current_alert_level": level,
-            },
-            "patterns": {
-                "most_common": [
-                    {"pattern": label, "count": n, "share": n / last_hour}
-                    for label, n in self._hour_labels.most_common(5)
-                ],
-                "by_kind": dict(self._by_kind),
-                "by_operation": dict(self._by_operation),
-            },
-            "efficiency": {
-                "total_invalidations": self._events,
-                "total_keys_invalidated": self._keys,
-                "avg_keys_per_invalidation": self._keys / self._events if self._events else 0.0,
-            },
-        }
+        now = self._clock()
+        return self.invalidations.stats(self.config, now, (now - self._started) / HOUR)
 
     def get_invalidation_recommendations(self) -> list[dict[str, Any]]:
         """Advice from invalidation frequency, patterns and efficiency (empty when fine)."""
-        stats = self.get_invalidation_frequency_stats()
-        cfg = self.config
-        out: list[dict[str, Any]] = []
-        rate, level = stats["rates"]["last_hour"], stats["thresholds"]["current_alert_level"]
-        if level != "normal":
-            out.append(
-                {
-                    "severity": level,
-                    "issue": "high_invalidation_rate",
-                    "message": f"{rate} invalidations in the last hour (threshold "
-                    f"{cfg.invalidation_warning_per_hour}/h warning, "
-                    f"{cfg.invalidation_critical_per_hour}/h critical)",
-                    "suggestions": [
-                        "invalidate by operation instead of entry by entry",
-                        "rely on TTLs for data that changes on a schedule",
-                        "batch invalidations triggered by bulk updates",
-                    ],
-                }
-            )
-        common = stats["patterns"]["most_common"]
-        if (
-            common
-            and rate >= cfg.invalidation_pattern_min_events
-            and common[0]["share"] > cfg.invalidation_pattern_share
-        ):
-            out.append(
-                {
-                    "severity": "warning",
-                    "issue": "dominant_pattern",
-                    "message": f"pattern {common[0]['pattern']!r} made {common[0]['share']:.0%} of "
-                    "the last hour's invalidations",
-                    "suggestions": [
-                        "give that data a shorter TTL instead of invalidating it",
-                        "check whether a caller invalidates in a loop",
-                    ],
-                }
-            )
-        efficiency = stats["efficiency"]
-        if efficiency["total_invalidations"] >= cfg.invalidation_pattern_min_events:
-            per = efficiency["avg_keys_per_invalidation"]
-            if per > _BROAD_INVALIDATION:
-                out.append(
-                    {
-                        "severity": "info",
-                        "issue": "broad_invalidations",
-                        "message": f"invalidations remove {per:.0f} keys on average",
-                        "suggestions": ["narrow the patterns so unrelated entries survive"],
-                    }
-                )
-            elif per < 1:
-                out.append(
-                    {
-                        "severity": "info",
-                        "issue": "empty_invalidations",
-                        "message": f"invalidations remove {per:.2f} keys on average",
-                        "suggestions": ["skip invalidations of data that was never cached"],
-                    }
-                )
-        return out
+        return recommendations(self.get_invalidation_frequency_stats(), self.config)
 
     def get_memory_usage_stats(self) -> dict[str, Any]:
         """The memory tier's size, bounds and evictions against the thresholds."""
@@ -602,12 +480,7 @@ class CachePerformanceMonitor:
         self._base_loads = [rec.loads[0], rec.loads[1]]
         rec.slowest[:] = [0.0] * len(rec.slowest)
         rec.keygen[2] = 0.0
-        self._hour.clear()
-        self._hour_labels.clear()
-        self._day.clear()
-        self._by_kind.clear()
-        self._by_operation.clear()
-        self._events = self._keys = 0
+        self.invalidations = InvalidationLog()
         self._slow.clear()
         self._started = self._clock()
         self._window = deque([(self._started, 0, 0)])

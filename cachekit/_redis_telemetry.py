@@ -158,6 +158,10 @@ def hook_pipeline(
         return result
 
     async def execute(*args: Any) -> Any:
+        if tracing.off or not tracing.live():  # the hot path: count, nothing else
+            result = await execute_original(*args)
+            recorder.redis_calls += 1
+            return result
         name = command_name(args[0]) if args else "OTHER"
         return await observed(name, execute_original(*args), {})
 

@@ -28,9 +28,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry._logs import SeverityNumber
-
-from cachekit._alerts import Alert
 from cachekit._memory import InMemoryCache
 from cachekit._metrics import (
     CLEAR,
@@ -52,11 +49,12 @@ from cachekit._metrics import (
     SET_MANY,
     TIERS,
     Recorder,
+    TierCounts,
     instruments_for,
     slot,
 )
 from cachekit._monitor import CachePerformanceMonitor, default_config
-from cachekit._otel import OtelEnv, Telemetry, Tracing, build_telemetry
+from cachekit._otel import OtelEnv, Telemetry, Tracing, alert_log_sink, build_telemetry
 from cachekit._protocol import TTL, UNSET, CacheInterface, Loader, check_ttl
 from cachekit._redis import RedisBackend
 from cachekit._redis_telemetry import hook_client, hook_codec, hook_pipeline
@@ -72,11 +70,6 @@ _SET_OK: Final = slot(SET, OK, MEMORY)
 _SET_ERROR: Final = slot(SET, ERROR, MEMORY)
 _GOS_MEMORY: Final = GET_OR_SET * 2 + MEMORY
 _GOS_HIT: Final = slot(GET_OR_SET, HIT, MEMORY)
-_SEVERITY: Final = {
-    "warning": (SeverityNumber.WARN, "WARN"),
-    "critical": (SeverityNumber.ERROR, "ERROR"),
-    "resolved": (SeverityNumber.INFO, "INFO"),
-}
 
 
 def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
@@ -136,17 +129,15 @@ class Instrumented(CacheWrapper):
         self._every = settings.duration_sample_every
         # Per (operation, tier): the first duration is recorded, then 1 in ``every``.
         self._countdowns = [1] * len(recorder.seconds)
-        self._keygen_countdown = 1
         self._undo: list[Callable[[], None]] = []
         self._ticker: asyncio.Task[None] | None = None
         # A memory-only stack's get may skip this layer: see _choose_paths.
         self._memory_only = inner if isinstance(inner, InMemoryCache) else None
         self._lean = False
-        self._lean_start = (0, 0)
-        self._lean_excluded = [0, 0]
         self._bind(telemetry or self._rebuild())
         self._unsubscribe = inner.on_state_change(self._state_changed)
-        monitor.add_alert_callback(self._log_alert)
+        # Through the attribute: a reconnect may bind a fresh pipeline's sink.
+        monitor.add_alert_callback(lambda alert: self._emit_alert(alert))
 
     def __repr__(self) -> str:
         return f"Instrumented({self.inner!r})"
@@ -157,9 +148,9 @@ class Instrumented(CacheWrapper):
         self._tracing = Tracing(telemetry)
         self._instruments = instruments_for(telemetry.meter_provider, telemetry.meter())
         self._instruments.add(self.recorder)
-        self._monitor.bind(self._instruments)
+        self._monitor.bind(self._instruments, telemetry.force_flush)
         self._record = self._instruments.duration.record
-        self._otel_logger = telemetry.logger()
+        self._emit_alert = alert_log_sink(telemetry, self.recorder.namespace)
         self._live = telemetry.metrics_live()
         self._hook_backends()
         self._choose_paths()
@@ -197,48 +188,19 @@ class Instrumented(CacheWrapper):
             return
         rec = self.recorder
         if lean:
-            self._lean_start = (memory.hits, memory.misses)
-            self._lean_excluded = [0, 0]
-            rec.extra = self._lean_counts
+            rec.tier = TierCounts(memory)
             setattr(self, "get", memory.get)  # noqa: B010 - an instance attribute on purpose
         else:
-            hits, misses = self._lean_counts()
+            assert rec.tier is not None
+            hits, misses = rec.tier.read()
             rec.counts[slot(GET, HIT, MEMORY)] += hits
             rec.counts[slot(GET, MISS, MEMORY)] += misses
-            rec.extra = None
+            rec.tier = None
             del self.__dict__["get"]
         self._lean = lean
 
-    def _lean_counts(self) -> tuple[int, int]:
-        """Memory-tier lookups of ``get`` since the lean path began (not get_many's)."""
-        memory, start, excluded = self._memory_only, self._lean_start, self._lean_excluded
-        assert memory is not None
-        return (
-            memory.hits - start[0] - excluded[0],
-            memory.misses - start[1] - excluded[1],
-        )
-
     def _state_changed(self, change: StateChange) -> None:
         self._monitor.set_degraded(change.current != "ok")
-
-    def _log_alert(self, alert: Alert) -> None:
-        severity, text = _SEVERITY[alert.level]
-        attributes: dict[str, Any] = {
-            "cache.namespace": self.recorder.namespace,
-            "cache.alert.rule": alert.rule,
-            "cache.alert.level": alert.level,
-            "cache.alert.value": float(alert.value),
-            "cache.alert.threshold": float(alert.threshold),
-        }
-        if alert.scope:
-            attributes["cache.alert.scope"] = alert.scope
-        self._otel_logger.emit(
-            severity_number=severity,
-            severity_text=text,
-            body=alert.message,
-            attributes=attributes,
-            event_name="cachekit.alert",
-        )
 
     # -- lifecycle ----------------------------------------------------------------------
     async def connect(self) -> bool:
@@ -414,62 +376,78 @@ class Instrumented(CacheWrapper):
     async def get_or_set(
         self, key: str, loader: Loader, ttl: TTL = UNSET, *, type: Any = None
     ) -> Any:
-        """The cached value, or the loader's (run in a ``cachekit.load`` span).
+        """The cached value, or the loader's (run in a ``cachekit.load`` span when traced).
 
-        Single flight happens here, over this layer's own ``get`` and ``set``: the lookup
-        and the store count (and are traced) as a ``get`` and a ``set`` inside the
-        ``get_or_set``, which counts as a miss when a loader ran, else as a hit.
+        Counted once, as ``get_or_set``: a miss when this caller's loader ran, else a hit
+        (a caller that waited for another caller's load included). The lookup and the
+        store inside are not counted again as a ``get`` and a ``set``.
         """
-        check_ttl(ttl, self.default_ttl)
-        tracing = self._tracing
+        memory = self._memory_only
+        if self._lean and memory is not None:
+            # Memory-only, untraced: the lookup is the tier's own (its counters count it,
+            # so it is kept out of ``get``); a hit is in-process, timed 1 in N like the
+            # other in-process calls; a load is always timed.
+            rec, ran = self.recorder, [False]
+            check_ttl(ttl, self.default_ttl)
+            countdown = self._countdowns
+            countdown[_GOS_MEMORY] -= 1
+            timed = not countdown[_GOS_MEMORY]
+            if timed:
+                countdown[_GOS_MEMORY] = self._every
+            start = perf_counter() if timed else 0.0
+            value = await memory.get(key, type=type)
+            excluded = rec.tier.base if rec.tier is not None else [0, 0]
+            if value is not None:
+                excluded[0] += 1
+                if timed:
+                    self._done(GET_OR_SET, HIT, start, rec.redis_calls, chosen=True)
+                else:
+                    rec.counts[_GOS_HIT] += 1
+                return value
+            excluded[1] += 1  # (a stored None counts as a hit in the tier: rare, ignored)
+            start = start or perf_counter()
+            try:
+                value = await memory._load_once(key, self._loader(loader, ran, traced=False), ttl)
+            except Exception:
+                self._done(GET_OR_SET, ERROR, start, rec.redis_calls, chosen=True)
+                raise
+            self._done(GET_OR_SET, MISS if ran[0] else HIT, start, rec.redis_calls, chosen=True)
+            return value
+        tracing, rec, ran = self._tracing, self.recorder, [False]
         if not tracing.off and tracing.live():
+            call = self.inner.get_or_set(
+                key, self._loader(loader, ran, traced=True), ttl, type=type
+            )
             with self._traced(GET_OR_SET) as span:
-                calls, start = self.recorder.redis_calls, perf_counter()
+                calls, start = rec.redis_calls, perf_counter()
                 try:
-                    value = await self.get(key, type=type)
-                    loaded = value is None
-                    if loaded:
-                        value = await self._load_once(key, self._loader(loader, traced=True), ttl)
+                    value = await call
                 except Exception:
                     span.set_attribute(
                         "cache.tier", TIERS[self._done(GET_OR_SET, ERROR, start, calls)]
                     )
                     raise
-                tier = self._done(GET_OR_SET, MISS if loaded else HIT, start, calls)
-                span.set_attributes({"cache.hit": not loaded, "cache.tier": TIERS[tier]})
+                tier = self._done(GET_OR_SET, MISS if ran[0] else HIT, start, calls)
+                span.set_attributes({"cache.hit": not ran[0], "cache.tier": TIERS[tier]})
                 return value
-        chosen = looked_up = False
-        value = None
-        if self._lean:  # memory-only, untraced: a hit is in-process, time 1 in N of them
-            countdown = self._countdowns
-            countdown[_GOS_MEMORY] -= 1
-            if countdown[_GOS_MEMORY]:
-                value = await self.get(key, type=type)
-                if value is not None:
-                    self.recorder.counts[_GOS_HIT] += 1
-                    return value
-                looked_up = True  # a miss: the load below is timed
-            else:
-                countdown[_GOS_MEMORY] = self._every
-                chosen = True
-        calls, start = self.recorder.redis_calls, perf_counter()
+        calls, start = rec.redis_calls, perf_counter()
         try:
-            if not looked_up:
-                value = await self.get(key, type=type)
-            loaded = value is None
-            if loaded:
-                value = await self._load_once(key, self._loader(loader, traced=False), ttl)
+            value = await self.inner.get_or_set(
+                key, self._loader(loader, ran, traced=False), ttl, type=type
+            )
         except Exception:
-            self._done(GET_OR_SET, ERROR, start, calls, chosen=True)
+            self._done(GET_OR_SET, ERROR, start, calls)
             raise
-        self._done(GET_OR_SET, MISS if loaded else HIT, start, calls, chosen=chosen or loaded)
+        self._done(GET_OR_SET, MISS if ran[0] else HIT, start, calls)
         return value
 
-    def _loader(self, loader: Loader, *, traced: bool) -> Loader:
-        """``loader`` timed into the load statistics, in a ``cachekit.load`` span if traced."""
+    def _loader(self, loader: Loader, ran: list[bool], *, traced: bool) -> Loader:
+        """``loader``, noting in ``ran`` that it ran, timed into the load statistics and
+        in a ``cachekit.load`` span when traced."""
         rec, tracing = self.recorder, self._tracing
 
         async def load() -> Any:
+            ran[0] = True
             begin = perf_counter()
             try:
                 if traced:
@@ -506,9 +484,9 @@ class Instrumented(CacheWrapper):
                 if span is not None:
                     span.set_attribute("cache.tier", TIERS[tier])
                 raise
-            if memory is not None:
-                self._lean_excluded[0] += memory.hits - hits_before
-                self._lean_excluded[1] += memory.misses - misses_before
+            if memory is not None and rec.tier is not None:
+                rec.tier.base[0] += memory.hits - hits_before
+                rec.tier.base[1] += memory.misses - misses_before
             hits = len(found)
             tier = self._done(GET_MANY, HIT, start, calls, hits)
             rec.counts[slot(GET_MANY, MISS, tier)] += len(wanted) - hits
@@ -545,12 +523,7 @@ class Instrumented(CacheWrapper):
         """The base key builder, timed (``cachekit.key_generation.duration``)."""
         start = perf_counter()
         key = super().build_key(text, operation, options)
-        elapsed = perf_counter() - start
-        self._keygen_countdown -= 1
-        sampled = not self._keygen_countdown
-        if sampled:
-            self._keygen_countdown = self._every
-        self._monitor.record_key_generation_time(elapsed, sampled=sampled)
+        self._monitor.record_key_generation_time(perf_counter() - start)
         return key
 
 

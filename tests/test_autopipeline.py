@@ -278,3 +278,40 @@ async def test_autopipeline_replies_stay_aligned_under_cancellation(
     assert await pipeline.execute("GET", "k3") == b"v3"
     await pipeline.aclose()
     await client.aclose()
+
+
+class _Tracing:
+    """The part of cachekit's Tracing the Redis hooks read: an SDK tracer, always live."""
+
+    def __init__(self, exporter: Any) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.tracer = provider.get_tracer("test")
+        self.off = False
+
+    def live(self) -> bool:
+        return True
+
+
+async def test_autopipeline_commands_are_counted_and_traced(fake: aioredis.Redis) -> None:
+    """Telemetry hooks see auto-pipelined commands: a CLIENT span and a count per caller."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from cachekit._redis_telemetry import hook_pipeline
+
+    exporter = InMemorySpanExporter()
+    recorder = type("Recorder", (), {"redis_calls": 0})()
+    pipeline = AutoPipeline(fake)
+    undo = hook_pipeline(pipeline, recorder, _Tracing(exporter))
+    assert undo is not None
+    await asyncio.gather(pipeline.execute("SET", "k", b"v"), pipeline.execute("GET", "k"))
+    await pipeline.execute_many([("GET", "k"), ("PTTL", "k")])
+    assert recorder.redis_calls == 3
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == ["BATCH", "GET", "SET"]
+    undo()
+    await pipeline.execute("GET", "k")
+    assert recorder.redis_calls == 3

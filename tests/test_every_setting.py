@@ -549,10 +549,12 @@ async def _monitoring_providers() -> None:
 
 @probe("monitoring.otlp_protocol")
 async def _otlp_protocol() -> None:
-    from cachekit._otel import OtelEnv, _exporter
+    from cachekit._otel import OtelEnv
+    from cachekit._otlp import _exporter
 
     for protocol, module in (("grpc", ".grpc."), ("http/protobuf", ".http.")):
-        exporter = _exporter("traces", cfg(monitoring__otlp_protocol=protocol).monitoring, OtelEnv())
+        settings = cfg(monitoring__otlp_protocol=protocol).monitoring
+        exporter = _exporter("traces", settings, OtelEnv())
         assert module in type(exporter).__module__
         exporter.shutdown()
 
@@ -710,9 +712,13 @@ async def _degraded_after() -> None:
 @probe("monitoring.alert_eval_seconds")
 async def _alert_eval() -> None:
     for interval, fired in ((0.02, True), (60.0, False)):
-        cache = resolve(cfg("development", monitoring__memory_warning_bytes=100,
-                            monitoring__memory_critical_bytes=10**9,
-                            monitoring__alert_eval_seconds=interval))  # fmt: skip
+        settings = cfg(
+            "development",
+            monitoring__memory_warning_bytes=100,
+            monitoring__memory_critical_bytes=10**9,
+            monitoring__alert_eval_seconds=interval,
+        )
+        cache = resolve(settings)
         await cache.connect()
         await cache.set("k", "x" * 5000)
         await asyncio.sleep(0.2)
@@ -760,6 +766,73 @@ async def _alert_clear_ratio() -> None:
         clock[0] += 3600 - 11 + 1.5  # two events leave the hour: 9 remain, 90% of 10
         monitor.evaluate()
         assert monitor.engine.level("invalidation_rate") == level
+
+
+# -- server (``cachekit serve`` and the ops router) -------------------------------------
+
+
+def server_cfg(environment: str = "testing", **dotted: Any) -> CacheConfig:
+    """A config of ``environment`` (its own preset) with dotted overrides."""
+    overrides = {k.replace("__", "."): v for k, v in dotted.items()}
+    builder = CacheConfigBuilder().for_environment(environment).with_preset(environment)
+    return builder.with_overrides(overrides).build()
+
+
+async def status_of(
+    config: CacheConfig, method: str, path: str, cache: Any = None, **kw: Any
+) -> int:
+    """The HTTP status ``cachekit serve``'s app on ``config`` answers (lifespan running)."""
+    from cachekit._server import create_app
+    from cachekit.testing import running_app
+
+    async with running_app(create_app(config=config, cache=cache)) as client:
+        return (await client.request(method, path, **kw)).status_code
+
+
+@probe("server.host")
+async def _server_host() -> None:
+    loopback = server_cfg("development", server__host="127.0.0.1")
+    assert await status_of(loopback, "GET", "/livez") == 200
+    with pytest.raises(CacheConfigError, match=r"server\.token"):
+        await status_of(server_cfg("development", server__host="0.0.0.0"), "GET", "/livez")
+
+
+@probe("server.port")
+async def _server_port() -> None:
+    from cachekit._server import uvicorn_config
+    from cachekit._settings import ResolvedSettings
+
+    for port in (8001, 9002):
+        resolved = ResolvedSettings(config=server_cfg(server__port=port), sources={}, root=".")
+        assert uvicorn_config(resolved).port == port
+
+
+@probe("server.token")
+async def _server_token() -> None:
+    put = ("PUT", "/v1/cache/n/k")
+    assert await status_of(server_cfg(), *put, json=1) == 204
+    assert await status_of(server_cfg(server__token="t0ken"), *put, json=1) == 401
+    ok = {"Authorization": "Bearer t0ken"}
+    assert await status_of(server_cfg(server__token="t0ken"), *put, json=1, headers=ok) == 204
+
+
+@probe("server.max_body_bytes")
+async def _server_max_body() -> None:
+    put = ("PUT", "/v1/cache/n/k")
+    assert await status_of(server_cfg(server__max_body_bytes=4096), *put, json="x" * 2000) == 204
+    assert await status_of(server_cfg(server__max_body_bytes=1024), *put, json="x" * 2000) == 413
+
+
+@probe("server.require_redis")
+async def _server_require_redis() -> None:
+    from cachekit.testing import FakeCache
+
+    for required, expected in ((False, 200), (True, 503)):
+        degraded = FakeCache()
+        degraded.set_health("degraded", "redis: connection refused")
+        config = server_cfg(redis__url="redis://127.0.0.1:1/0", server__require_redis=required)
+        assert await status_of(config, "GET", "/readyz", cache=degraded) == expected
+    assert rejected(redis__url="", server__require_redis=True)
 
 
 def test_every_setting_has_a_probe() -> None:

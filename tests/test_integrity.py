@@ -1,0 +1,232 @@
+"""Tests of signed and encrypted entries (``cachekit._integrity``) and their use by the Redis tier."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+
+from cachekit import CacheConfigBuilder, CacheConfigError, Codec, resolve
+from cachekit._integrity import IntegrityError, SealedCodec
+from cachekit._protocol import CacheInterface
+from cachekit._redis import RedisBackend
+from cachekit._settings import load_config
+from tests.redis_server import RedisServer
+
+KEY_A = "signing-key-A-0123456789abcdef"
+KEY_B = "signing-key-B-0123456789abcdef"
+ENC_A = "encryption-key-A-0123456789abcdef"
+ENC_B = "encryption-key-B-0123456789abcdef"
+
+
+def sealed(*, signing: tuple[str, ...] = (), encryption: tuple[str, ...] = ()) -> SealedCodec:
+    """A sealed codec over the default codec."""
+    return SealedCodec(Codec(), signing_keys=signing, encryption_keys=encryption)
+
+
+def build(**dotted: Any) -> Any:
+    """A Redis-only config (no memory tier, so reads reach Redis) with overrides."""
+    base = {"redis.url": "redis://localhost:6379/0", "memory.enabled": False}
+    return CacheConfigBuilder().with_preset("simple").with_overrides({**base, **dotted}).build()
+
+
+def backend(cache: CacheInterface) -> RedisBackend:
+    """The ``RedisBackend`` inside a resolved stack."""
+    layer: Any = cache
+    while not isinstance(layer, RedisBackend):
+        layer = getattr(layer, "far", None) or layer.inner
+    return layer
+
+
+# -- the codec ----------------------------------------------------------------------------------
+
+
+def test_integrity_signed_round_trip_is_bound_to_key() -> None:
+    """A signed entry decodes under its own key only."""
+    codec = sealed(signing=(KEY_A,))
+    data = codec.encode({"v": [1, 2]}, name="ns:k1")
+    assert data[:2] == b"cS"
+    assert codec.decode(data, name="ns:k1") == {"v": [1, 2]}
+    with pytest.raises(IntegrityError, match="signature"):
+        codec.decode(data, name="ns:k2")
+    assert codec.rejected == 1
+
+
+@pytest.mark.parametrize("position", [0, 3, 5, 9, -1])
+def test_integrity_any_flipped_byte_is_rejected(position: int) -> None:
+    """Changing any byte (header, key id, payload or tag) makes the entry a refused one."""
+    codec = sealed(signing=(KEY_A,))
+    data = bytearray(codec.encode("value", name="k"))
+    data[position] ^= 0x01
+    with pytest.raises(IntegrityError):
+        codec.decode(bytes(data), name="k")
+
+
+@pytest.mark.parametrize("raw", [Codec().encode("plain"), b"", b"cS", b"not an entry"])
+def test_integrity_unsigned_entries_are_rejected(raw: bytes) -> None:
+    """Plain (unsigned), empty, truncated and foreign entries are refused and counted."""
+    codec = sealed(signing=(KEY_A,))
+    with pytest.raises(IntegrityError):
+        codec.decode(raw, name="k")
+    assert codec.rejected == 1
+
+
+def test_integrity_rotation_signs_with_first_accepts_any() -> None:
+    """Keys rotate: new writes use the first key; entries of any listed key still read."""
+    old = sealed(signing=(KEY_A,)).encode("old", name="k")
+    rotated = sealed(signing=(KEY_B, KEY_A))
+    assert rotated.decode(old, name="k") == "old"
+    new = rotated.encode("new", name="k")
+    assert sealed(signing=(KEY_B,)).decode(new, name="k") == "new"
+    with pytest.raises(IntegrityError):
+        sealed(signing=(KEY_A,)).decode(new, name="k")
+    with pytest.raises(IntegrityError):
+        sealed(signing=(KEY_B,)).decode(old, name="k")
+
+
+def test_integrity_encrypted_entries_hide_and_authenticate() -> None:
+    """AES-GCM entries hide the value, are bound to the key and reject tampering."""
+    codec = sealed(encryption=(ENC_A,))
+    data = codec.encode("top secret text", name="k")
+    assert b"top secret" not in data
+    assert codec.decode(data, name="k") == "top secret text"
+    assert codec.encode("top secret text", name="k") != data  # a fresh nonce each time
+    with pytest.raises(IntegrityError, match="decrypt"):
+        codec.decode(data, name="other")
+    tampered = data[:-1] + bytes([data[-1] ^ 1])
+    with pytest.raises(IntegrityError):
+        codec.decode(tampered, name="k")
+
+
+def test_integrity_encryption_rotation_and_signed_migration() -> None:
+    """Encryption keys rotate like signing keys; signed entries stay readable when both are set."""
+    signed = sealed(signing=(KEY_A,)).encode("signed", name="k")
+    old = sealed(encryption=(ENC_A,)).encode("old", name="k")
+    both = sealed(signing=(KEY_A,), encryption=(ENC_B, ENC_A))
+    assert both.decode(signed, name="k") == "signed"
+    assert both.decode(old, name="k") == "old"
+    assert both.encode("x", name="k")[3] == 2  # writes are encrypted
+    with pytest.raises(IntegrityError):
+        sealed(encryption=(ENC_B,)).decode(old, name="k")
+    with pytest.raises(IntegrityError):
+        sealed(encryption=(ENC_A,)).decode(signed, name="k")
+
+
+def test_integrity_repr_shows_no_key() -> None:
+    """The codec's repr names the mode and key counts, never a key."""
+    text = repr(sealed(signing=(KEY_A, KEY_B), encryption=(ENC_A,)))
+    assert "encrypted" in text
+    assert KEY_A not in text and ENC_A not in text
+
+
+def test_integrity_missing_cryptography_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encryption configured without ``cryptography``: a config error naming the extra."""
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
+    with pytest.raises(CacheConfigError, match=r"pip install 'cachekit\[encryption\]'") as info:
+        build(**{"security.encryption_keys": [ENC_A]})
+    assert ENC_A not in str(info.value)
+    with pytest.raises(CacheConfigError, match="cachekit\\[encryption\\]"):
+        sealed(encryption=(ENC_A,))
+    assert build(**{"security.signing_keys": [KEY_A]}).security.signing_keys == (KEY_A,)
+
+
+def test_integrity_short_key_is_refused_masked() -> None:
+    """A key under 16 characters is a config error that does not print the key."""
+    with pytest.raises(CacheConfigError, match="security.signing_keys") as info:
+        build(**{"security.signing_keys": ["short-key"]})
+    assert "short-key" not in str(info.value)
+
+
+def test_integrity_keys_from_secrets_file_and_env(tmp_path: Path) -> None:
+    """Signing keys come from .secrets.toml; an env var sets one key or a TOML list."""
+    (tmp_path / ".secrets.toml").write_text(f'[default.security]\nsigning_keys = ["{KEY_A}"]\n')
+    assert load_config(environ={}, root=tmp_path).security.signing_keys == (KEY_A,)
+    one = {"CACHEKIT_SECURITY__ENCRYPTION_KEYS": ENC_A}
+    assert load_config(environ=one, root=tmp_path).security.encryption_keys == (ENC_A,)
+    two = {"CACHEKIT_SECURITY__SIGNING_KEYS": f'["{KEY_B}", "{KEY_A}"]'}
+    assert load_config(environ=two, root=tmp_path).security.signing_keys == (KEY_B, KEY_A)
+
+
+# -- the Redis tier -----------------------------------------------------------------------------
+
+
+async def test_integrity_tier_counts_refused_entries() -> None:
+    """Through a resolved stack: a foreign value is a miss, counted on the backend."""
+    client = fakeredis.FakeAsyncRedis()
+    cache = resolve(build(**{"security.signing_keys": [KEY_A]}), redis_client=client)
+    await cache.set("k", "v")
+    await cache.set_many({"a": 1, "b": 2})
+    assert await cache.get_many(["a", "b"]) == {"a": 1, "b": 2}
+    (name,) = [n for n in await client.keys("*") if n.endswith(b":k")]
+    await client.set(name, Codec().encode("forged"))
+    assert await cache.get("k") is None
+    assert await cache.get_many(["k", "a"]) == {"a": 1}
+    tier = backend(cache)
+    assert tier.sealed is not None and tier.sealed.rejected == 2
+    assert tier.corrupt_entries == 2
+
+
+async def test_integrity_acceptance_rewrite_by_another_client_is_a_miss(
+    shared_redis_server: RedisServer,
+) -> None:
+    """Acceptance: with signing on, a value rewritten in Redis by another client reads as a miss."""
+    config = build(
+        **{
+            "redis.url": shared_redis_server.url,
+            "namespace": "integrity",
+            "security.signing_keys": [KEY_A],
+        }
+    )
+    other = aioredis.Redis.from_url(shared_redis_server.url)
+    try:
+        async with resolve(config) as cache:
+            await cache.set("price", 100)
+            await cache.set("other", 999)
+            assert await cache.get("price") == 100
+            name = config.key_prefix + "price"
+            # an attacker's value in cachekit's own (unsigned) format
+            await other.set(name, Codec().encode(1))
+            assert await cache.get("price") is None
+            # a genuine signed entry moved from another key
+            await other.set(name, await other.get(config.key_prefix + "other"))
+            assert await cache.get("price") is None
+            # a tiered cache with an empty memory tier misses too
+            tiered = resolve(build(**{**_redis_of(config), "memory.enabled": True}))
+            async with tiered:
+                assert await tiered.get("price") is None
+            assert backend(cache).sealed is not None
+            assert backend(cache).sealed.rejected == 2  # type: ignore[union-attr]
+    finally:
+        await other.aclose()
+
+
+def _redis_of(config: Any) -> dict[str, Any]:
+    return {
+        "redis.url": config.redis.url,
+        "namespace": config.namespace,
+        "security.signing_keys": list(config.security.signing_keys),
+    }
+
+
+async def test_integrity_encrypted_on_real_redis(shared_redis_server: RedisServer) -> None:
+    """With encryption keys, Redis holds ciphertext only, and values round-trip."""
+    config = build(
+        **{
+            "redis.url": shared_redis_server.url,
+            "namespace": "encrypted",
+            "security.encryption_keys": [ENC_A],
+        }
+    )
+    other = aioredis.Redis.from_url(shared_redis_server.url)
+    try:
+        async with resolve(config) as cache:
+            await cache.set("card", {"number": "4111 1111 1111 1111"})
+            raw = await other.get(config.key_prefix + "card")
+            assert raw is not None and b"4111" not in raw
+            assert await cache.get("card") == {"number": "4111 1111 1111 1111"}
+    finally:
+        await other.aclose()
