@@ -3,8 +3,8 @@
 The hot path only adds to lists of numbers (``Recorder``). Counters and gauges are
 *observable* instruments: their callbacks run at export time on the metric reader's
 thread and read those plain numbers, never an asyncio object. Durations and ratios go
-to histograms (an SDK ``record`` costs several microseconds, so in-process work is
-sampled, see ``Instrumented``).
+to histograms (an SDK ``record`` costs several microseconds, so durations are sampled,
+see ``Instrumented``).
 
 One ``Instruments`` set exists per meter provider, shared by every stack that uses the
 provider (an SDK meter keeps the first instrument of a name and ignores later ones), and

@@ -92,6 +92,7 @@ class CachePerformanceMonitor:
         self._alert_counter: AlertSink | None = None
         self._flush: Callable[[int], bool] | None = None
         self._keygen_countdown = 1  # the first key generation is recorded, then 1 in N
+        self._ratio_countdown = 1  # likewise the first compression ratio
         self.invalidations = InvalidationLog()
         # (time, hits, lookups) snapshots; the first marks the start of the counts.
         self._window: deque[tuple[float, int, int]] = deque([(self._started, 0, 0)])
@@ -246,16 +247,20 @@ class CachePerformanceMonitor:
         compression_time: float = 0.0,
         operation_type: str = "",
     ) -> None:
-        """One value of ``original_size`` bytes stored as ``compressed_size`` bytes."""
+        """One value of ``original_size`` bytes stored as ``compressed_size`` bytes; the
+        totals are exact, the ratio histogram gets 1 in ``duration_sample_every``."""
         totals = self.recorder.totals
         totals[COMPRESSED] += 1
         totals[RAW_BYTES] += original_size
         totals[STORED_BYTES] += compressed_size
         totals[SAVED_BYTES] += max(0, original_size - compressed_size)
-        if self._instruments is not None and original_size > 0:
-            self._instruments.compression_ratio.record(
-                compressed_size / original_size, self.recorder.base_attributes
-            )
+        self._ratio_countdown -= 1
+        if not self._ratio_countdown:
+            self._ratio_countdown = self.config.duration_sample_every
+            if self._instruments is not None and original_size > 0:
+                self._instruments.compression_ratio.record(
+                    compressed_size / original_size, self.recorder.base_attributes
+                )
 
     def slow_operation(self, op: int, tier: int, seconds: float) -> None:
         """A call over ``slow_operation_seconds`` (the ``Instrumented`` layer reports it)."""

@@ -6,10 +6,10 @@ Every call is timed and counted by operation, result (``hit``/``miss`` for looku
 ``ok`` otherwise, ``error`` when it raised) and the tier that answered it: ``redis``
 when a Redis round trip succeeded during the call, else ``memory``. The counts are plain
 integers that observable instruments read at export time (``cachekit._metrics``).
-Durations reach the ``cachekit.operation.duration`` histogram for every call that
-went to Redis or was slow, and for 1 in ``monitoring.duration_sample_every`` of the
-rest: an SDK ``record`` costs more than a memory hit, so in-process work is sampled
-while the counters stay exact.
+Durations reach the ``cachekit.operation.duration`` histogram for every slow call and
+for 1 in ``monitoring.duration_sample_every`` of the others (the first of each operation
+and tier included): an SDK ``record`` costs more than a memory hit and 5-10% of a Redis
+round trip, so the histogram is a sample while the counters stay exact.
 
 While tracing is live each call runs in a span (``cachekit.get``, ``cachekit.set``,
 ``cachekit.get_or_set`` with the loader in a ``cachekit.load`` child, ...) carrying
@@ -133,7 +133,10 @@ class Instrumented(CacheWrapper):
         self._ticker: asyncio.Task[None] | None = None
         # A memory-only stack's get may skip this layer: see _choose_paths.
         self._memory_only = inner if isinstance(inner, InMemoryCache) else None
+        self._memory_get = inner.get
         self._lean = False
+        self._tier_base = [0, 0]
+        self._counts = recorder.counts
         self._bind(telemetry or self._rebuild())
         self._unsubscribe = inner.on_state_change(self._state_changed)
         # Through the attribute: a reconnect may bind a fresh pipeline's sink.
@@ -189,6 +192,7 @@ class Instrumented(CacheWrapper):
         rec = self.recorder
         if lean:
             rec.tier = TierCounts(memory)
+            self._tier_base = rec.tier.base
             setattr(self, "get", memory.get)  # noqa: B010 - an instance attribute on purpose
         else:
             assert rec.tier is not None
@@ -251,8 +255,8 @@ class Instrumented(CacheWrapper):
     ) -> int:
         """Count ``n`` results of one timed call that began at ``start``; the answering tier.
 
-        The duration reaches the histogram when the call was slow, went to Redis, or was
-        ``chosen`` (or is due) as the 1-in-N sample of in-process calls.
+        The duration reaches the histogram when the call was slow, or was ``chosen``
+        (or is due) as the 1-in-N sample.
         """
         elapsed = perf_counter() - start
         rec = self.recorder
@@ -265,8 +269,6 @@ class Instrumented(CacheWrapper):
             rec.slowest[series] = elapsed
         if elapsed > self._slow:
             self._monitor.slow_operation(op, tier, elapsed)
-            chosen = True
-        elif tier == REDIS:
             chosen = True
         elif not chosen:
             countdown = self._countdowns
@@ -382,30 +384,31 @@ class Instrumented(CacheWrapper):
         (a caller that waited for another caller's load included). The lookup and the
         store inside are not counted again as a ``get`` and a ``set``.
         """
-        memory = self._memory_only
-        if self._lean and memory is not None:
+        if self._lean:
             # Memory-only, untraced: the lookup is the tier's own (its counters count it,
             # so it is kept out of ``get``); a hit is in-process, timed 1 in N like the
             # other in-process calls; a load is always timed.
-            rec, ran = self.recorder, [False]
             check_ttl(ttl, self.default_ttl)
             countdown = self._countdowns
             countdown[_GOS_MEMORY] -= 1
-            timed = not countdown[_GOS_MEMORY]
-            if timed:
+            if countdown[_GOS_MEMORY]:
+                value = await self._memory_get(key, type=type)
+                if value is not None:
+                    self._tier_base[0] += 1
+                    self._counts[_GOS_HIT] += 1
+                    return value
+                start = perf_counter()
+            else:
                 countdown[_GOS_MEMORY] = self._every
-            start = perf_counter() if timed else 0.0
-            value = await memory.get(key, type=type)
-            excluded = rec.tier.base if rec.tier is not None else [0, 0]
-            if value is not None:
-                excluded[0] += 1
-                if timed:
-                    self._done(GET_OR_SET, HIT, start, rec.redis_calls, chosen=True)
-                else:
-                    rec.counts[_GOS_HIT] += 1
-                return value
-            excluded[1] += 1  # (a stored None counts as a hit in the tier: rare, ignored)
-            start = start or perf_counter()
+                start = perf_counter()
+                value = await self._memory_get(key, type=type)
+                if value is not None:
+                    self._tier_base[0] += 1
+                    self._done(GET_OR_SET, HIT, start, self.recorder.redis_calls, chosen=True)
+                    return value
+            self._tier_base[1] += 1  # (a stored None counts as a hit in the tier: rare)
+            memory, rec, ran = self._memory_only, self.recorder, [False]
+            assert memory is not None
             try:
                 value = await memory._load_once(key, self._loader(loader, ran, traced=False), ttl)
             except Exception:

@@ -1,4 +1,4 @@
-"""Tests of signed and encrypted entries (``cachekit._integrity``) and their use by the Redis tier."""
+"""Tests of signed and encrypted entries (``cachekit._integrity``) as the Redis tier uses them."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_integrity_missing_cryptography_names_the_extra(monkeypatch: pytest.Monk
 
 def test_integrity_short_key_is_refused_masked() -> None:
     """A key under 16 characters is a config error that does not print the key."""
-    with pytest.raises(CacheConfigError, match="security.signing_keys") as info:
+    with pytest.raises(CacheConfigError, match=r"security\.signing_keys") as info:
         build(**{"security.signing_keys": ["short-key"]})
     assert "short-key" not in str(info.value)
 

@@ -1,4 +1,4 @@
-"""Tests of the posture rules (``cachekit._posture``): what each environment refuses or warns about."""
+"""Tests of the posture rules (``cachekit._posture``): what each environment refuses or warns."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_posture_configurable_per_environment(root: Path) -> None:
         f'[default.redis]\nurl = "{REMOTE}"\n\n[staging.security]\nposture = "strict"\n'
         '\n[production.security]\nposture = "relaxed"\n'
     )
-    with pytest.raises(CacheConfigError, match="plaintext-remote.*from settings.toml \\[staging\\]"):
+    with pytest.raises(CacheConfigError, match=r"plaintext-remote.*settings\.toml \[staging\]"):
         CacheConfigBuilder().for_environment("staging").from_environment({}, root=root).build()
     relaxed = CacheConfigBuilder().for_environment("production").from_environment({}, root=root)
     assert relaxed.build().security.posture == "relaxed"
@@ -186,7 +186,7 @@ def test_posture_is_loopback(host: str, local: bool) -> None:
 def test_posture_cli_validate_exits_2_naming_rule(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Acceptance: production with a plaintext remote URL and no password exits 2 naming the rule."""
+    """Acceptance: production, plaintext remote URL, no password: exit 2 naming the rule."""
     (root / "settings.toml").write_text(f'[production.redis]\nurl = "{REMOTE}"\n')
     monkeypatch.setenv("CACHEKIT_ENV", "production")
     code, out = run("config", "validate")
@@ -210,7 +210,7 @@ def test_posture_cli_validate_reports_warnings(
 def test_posture_cli_show_prints_with_findings_on_stderr(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 2 acceptance still holds: show prints a config its preset refuses; findings on stderr."""
+    """Issue 2 acceptance holds: show prints a config its preset refuses, findings on stderr."""
     monkeypatch.setenv("CACHEKIT_ENV", "production")
     monkeypatch.setenv("CACHEKIT_REDIS__URL", "rediss://cache.internal:6380/0")
     code, out = run("config", "show", "--format", "json", "--sources")

@@ -9,11 +9,13 @@ the default mode degrades with that cause in ``health()``, both within the conne
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import ssl
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +45,15 @@ CONNECT_TIMEOUT = 3.0
 MARGIN = 1.5
 
 
+@dataclass(frozen=True)
 class Servers:
-    """The module's servers and PKI."""
+    """The module's PKI and servers."""
 
-    def __init__(self, pki: TLSFiles, other_ca: str, plain: RedisServer, mutual: RedisServer,
-                 mismatch: RedisServer) -> None:
-        self.pki, self.other_ca = pki, other_ca
-        self.plain, self.mutual, self.mismatch = plain, mutual, mismatch
+    pki: TLSFiles
+    other_ca: str  # a CA that signed none of the servers' certificates
+    plain: RedisServer  # TLS, no client certificate asked, default user
+    mutual: RedisServer  # mutual TLS, only the ACL user (prefix-restricted)
+    mismatch: RedisServer  # a certificate for another host name
 
 
 def _tls_args(pki: TLSFiles, server_pem: str, auth_clients: str) -> list[str]:
@@ -138,6 +142,17 @@ def full_settings(servers: Servers, **changes: Any) -> dict[str, Any]:
     return settings
 
 
+async def settle_tls_close() -> None:
+    """Let TLS sessions that redis-py closed without waiting finish their close_notify.
+
+    redis-py answers an error reply during connect (wrong password) with
+    ``disconnect(nowait=True)``: the TLS shutdown then completes a few milliseconds later
+    on the event loop. An application's loop keeps running; a test's loop closes at once
+    and would leave the socket for the garbage collector (a ResourceWarning).
+    """
+    await asyncio.sleep(0.1)
+
+
 def redis_backend(cache: CacheInterface) -> RedisBackend:
     """The ``RedisBackend`` inside a resolved stack."""
     layer: Any = cache
@@ -156,6 +171,7 @@ async def connect_failure(config: CacheConfig) -> tuple[str, float, CacheInterfa
     finally:
         elapsed = time.perf_counter() - started
         await cache.aclose()
+        await settle_tls_close()
     return str(info.value), elapsed, cache
 
 
@@ -172,6 +188,7 @@ async def degraded_reasons(config: CacheConfig) -> tuple[str, float]:
         assert await cache.get("k") == "still served"
     finally:
         await cache.aclose()
+        await settle_tls_close()
     return " ".join(report.reasons), elapsed
 
 
@@ -282,6 +299,7 @@ async def test_security_manager_create_secure_connection(servers: Servers, tmp_p
     assert status["secure"] is True
     with pytest.raises(CacheSecurityError, match="hostname mismatch"):
         await manager.create_secure_connection(servers.mismatch.url)
+    await settle_tls_close()
 
 
 # -- failures: strict mode names the cause, default mode degrades with it --------------------
@@ -339,6 +357,7 @@ async def test_security_tls_security_failures_are_security_errors(
                 await cache.connect()
         finally:
             await cache.aclose()
+            await settle_tls_close()
 
 
 async def test_security_tls_acl_noperm_strict(servers: Servers, tmp_path: Path) -> None:
@@ -381,3 +400,40 @@ def test_security_tls_ssl_context_matches_settings(servers: Servers, tmp_path: P
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
     assert context.minimum_version == ssl.TLSVersion.TLSv1_3
+
+
+# The commands cachekit runs, and nothing else (CLIENT SETINFO, which redis-py sends on
+# Redis >= 7.2, may be refused: redis-py ignores that error).
+MINIMAL_ACL = (
+    "+ping", "+hello", "+auth", "+client|setname",
+    "+get", "+set", "+mget", "+pttl", "+exists", "+unlink", "+scan",
+)
+
+
+async def test_security_acl_minimal_command_list_suffices(redis_server_factory: Any) -> None:
+    """An ACL user allowed exactly the documented commands on the prefix runs the whole API."""
+    server = redis_server_factory(
+        "--user", "default", "off",
+        "--user", USER, "on", f">{PASSWORD}", f"~{PREFIX}*", "resetchannels", *MINIMAL_ACL,
+    )
+    from cachekit import CacheConfigBuilder
+
+    config = (
+        CacheConfigBuilder()
+        .for_environment(ENVIRONMENT)
+        .with_redis(f"redis://127.0.0.1:{server.port}/0", username=USER, password=PASSWORD)
+        .with_overrides({"namespace": NAMESPACE, "redis.fail_on_connection_error": True})
+        .with_ai_features()
+        .build()
+    )
+    async with resolve(config) as cache:
+        await cache.set_many({"a": 1, "b": 2})
+        assert await cache.get_many(["a", "b"]) == {"a": 1, "b": 2}
+        assert await cache.exists("a") and await cache.delete("a")
+        assert await cache.delete_many(["b"]) == 1
+        key = cache.build_key("some text", "summarize")
+        await cache.set(key, {"summary": "s"})
+        await cache.invalidate_pattern("some")  # type: ignore[attr-defined]  # SCAN + UNLINK
+        await cache.clear()
+        assert await cache.get(key) is None
+        assert (await cache.health()).status == "ok"
