@@ -219,8 +219,11 @@ class AIResponseCache(CacheWrapper):
         load time to the estimated ``seconds_saved``.
         """
         operation = operation_of(key)
+        ran = False
 
         async def timed() -> Any:
+            nonlocal ran
+            ran = True
             start = self._clock()
             result = loader()
             if inspect.isawaitable(result):
@@ -230,9 +233,15 @@ class AIResponseCache(CacheWrapper):
             stats.load_seconds += self._clock() - start
             if is_uncacheable(result):
                 stats.uncacheable += 1
+            elif result is not None:
+                stats.sets += 1
             return result
 
-        return await super().get_or_set(key, timed, ttl, type=type)
+        # Delegating keeps the inner layers' view of one get_or_set (telemetry counts it
+        # once and traces the loader); the TTL is the operation's unless one is given.
+        value = await self.inner.get_or_set(key, timed, self._ttl(key, ttl), type=type)
+        self.stats.read(key, operation, None if ran else value)
+        return value
 
     # -- writes ------------------------------------------------------------------------
     async def set(self, key: str, value: Any, ttl: TTL = UNSET, *, cacheable: bool = True) -> None:
