@@ -355,21 +355,31 @@ class RedisCacheSecurityManager:
 
     @property
     def is_secure(self) -> bool:
-        """True when validation finds no error and no warning."""
-        return not any(f.severity in ("error", "warning") for f in self.validate())
+        """True when validation finds no error and the connection would pass the strict
+        posture without ``allow_insecure`` (loopback may be plaintext), whatever the
+        configured posture."""
+        if any(f.severity == "error" for f in self.validate()):
+            return False
+        data = self._data()
+        data["security"] = {**data["security"], "posture": "strict", "allow_insecure": False}
+        return not any(f.severity == "error" for f in evaluate(data))
 
     def get_security_recommendations(self) -> list[str]:
         """What to change, one line per finding that is not a note."""
         return [f"{f.key}: {f.message}" for f in self.validate() if f.severity != "note"]
 
     # -- reporting --------------------------------------------------------------------------
+    def _credentials(self) -> tuple[str | None, str | None]:
+        if self.config is not None and self.redis_url == self.config.redis.url:
+            return credentials(self.config)
+        url_user, url_password = _url_userinfo(self.redis_url)
+        redis_user = self.config.redis.username if self.config is not None else None
+        redis_password = self.config.redis.password if self.config is not None else None
+        user = self.security.username or redis_user or url_user
+        return user, self.security.password or redis_password or url_password
+
     def _authentication(self) -> str:
-        if self.config is not None:
-            user, password = credentials(self.config)
-        else:
-            url_user, url_password = _url_userinfo(self.redis_url)
-            user = self.security.username or url_user
-            password = self.security.password or url_password
+        user, password = self._credentials()
         tls = uses_tls(self.redis_url) or (not self.redis_url and self.security.use_tls)
         methods = []
         if password and user:
@@ -406,11 +416,11 @@ class RedisCacheSecurityManager:
             "ca_path": sec.tls_ca_path,
             "client_certificate": sec.tls_cert_path,
             "authentication": self._authentication(),
-            "password": MASK if (sec.password or _url_userinfo(self.redis_url)[1]) else None,
+            "password": MASK if self._credentials()[1] else None,
             "posture": sec.posture,
             "allow_insecure": sec.allow_insecure,
             "entries": entries,
-            "secure": not any(f.severity in ("error", "warning") for f in findings),
+            "secure": self.is_secure,
             "findings": [str(f) for f in findings],
         }
 

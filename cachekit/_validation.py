@@ -82,7 +82,7 @@ class _Checker:
         origin = self.source(dotted) if source else None
         shown = None if value is ... else display(dotted, value)
         if shown is not None and origin is not None and SECRETS_FILE in origin:
-            shown = MASK  # a mistyped secret key must not print its value
+            shown = repr(MASK)  # a mistyped secret key must not print its value
         self.problems.append(ConfigProblem(key=dotted, message=message, value=shown, source=origin))
 
     def struct(self, cls: type[msgspec.Struct], data: Any, prefix: str) -> None:
@@ -226,7 +226,7 @@ def _check_resilience(data: dict[str, Any], check: _Checker) -> None:
 def _check_security(data: dict[str, Any], check: _Checker) -> None:
     """Credentials set twice, encryption without its package, and the posture rules."""
     for key, message in credential_problems(data):
-        check.add(key, message, source=key != "redis.url")
+        check.add(key, message)
     keys = _get(data, "security.encryption_keys")
     if isinstance(keys, (list, tuple)) and keys:
         missing = encryption_unavailable()

@@ -228,6 +228,20 @@ def test_security_manager_validate_lists_findings(pki: Any, tmp_path: Path) -> N
     assert any("use rediss://" in line for line in manager.get_security_recommendations())
 
 
+def test_security_manager_is_secure_judges_by_strict_rules() -> None:
+    """is_secure applies the strict rules whatever the configured posture and waivers."""
+    relaxed = SecurityConfig(posture="relaxed", allow_insecure=True)
+    remote = RedisCacheSecurityManager(relaxed, redis_url="redis://cache.internal:6379/0")
+    assert [f.severity for f in remote.validate()] == ["note", "note"]
+    assert remote.is_secure is False
+    local = RedisCacheSecurityManager(relaxed, redis_url="redis://localhost:6379/0")
+    assert local.is_secure is True
+    tls = RedisCacheSecurityManager(
+        SecurityConfig(password=SECRET), redis_url="rediss://cache.internal:6380/0"
+    )
+    assert tls.is_secure is True
+
+
 def test_security_manager_from_config_status(pki: Any) -> None:
     """From a resolved config the status shows the masked URL, the user and the entry mode."""
     config = build(

@@ -106,9 +106,14 @@ def write_settings(
     strict: bool = False,
     namespace: str = NAMESPACE,
     min_tls_version: str = "TLSv1.2",
+    verify: bool = True,
+    environment: str = ENVIRONMENT,
 ) -> dict[str, str]:
     """settings.toml (URL, TLS files), .secrets.toml (password); returns the env vars (user)."""
-    security = [f'min_tls_version = "{min_tls_version}"']
+    security = [
+        f'min_tls_version = "{min_tls_version}"',
+        f"verify_certificates = {'true' if verify else 'false'}",
+    ]
     for name, value in (("tls_ca_path", ca), ("tls_cert_path", cert), ("tls_key_path", key)):
         if value is not None:
             security.append(f'{name} = "{value}"')
@@ -119,9 +124,9 @@ def write_settings(
         "[default.security]\n" + "\n".join(security) + "\n"
     )
     if password is None:
-        return {"CACHEKIT_ENV": ENVIRONMENT}
+        return {"CACHEKIT_ENV": environment}
     (root / ".secrets.toml").write_text(f'[default.security]\npassword = "{password}"\n')
-    return {"CACHEKIT_SECURITY__USERNAME": USER, "CACHEKIT_ENV": ENVIRONMENT}
+    return {"CACHEKIT_SECURITY__USERNAME": USER, "CACHEKIT_ENV": environment}
 
 
 def config_for(tmp_path: Path, url: str, **settings: Any) -> CacheConfig:
@@ -277,6 +282,20 @@ async def test_security_tls_min_version_reaches_socket(
     assert "TLS version refused" in message
 
 
+async def test_security_tls_verify_certificates_reaches_socket(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """verify_certificates = false (relaxed environments only) accepts an unknown CA."""
+    settings = {"ca": servers.other_ca, "environment": "staging", "strict": True}
+    unverified = config_for(tmp_path, servers.plain.url, verify=False, **settings)
+    async with resolve(unverified) as cache:
+        await cache.set("k", "v")
+        assert await cache.get("k") == "v"
+    verified = config_for(tmp_path, servers.plain.url, **settings)
+    message, _, _ = await connect_failure(verified)
+    assert "TLS certificate verification failed" in message
+
+
 async def test_security_tls_cachekit_check_over_tls(servers: Servers, tmp_path: Path) -> None:
     """``cachekit check`` round-trips through the mutual-TLS ACL server."""
     config = config_for(tmp_path, servers.mutual.url, **full_settings(servers))
@@ -309,6 +328,7 @@ FAILURES = {
     "hostname mismatch": ("mismatch", {}, "hostname mismatch"),
     "missing client certificate": ("mutual", {"cert": None, "key": None}, "client certificate"),
     "wrong password": ("mutual", {"password": "not-the-password"}, "authentication failed"),
+    "no password": ("mutual", {"password": None}, "authentication required"),
     "plaintext on the TLS port": ("plain-as-redis", {}, "the port may expect TLS"),
 }
 
