@@ -68,6 +68,9 @@ async def test_seed_factory_example_runs_as_written(redis_server: RedisServer) -
 async def test_seed_direct_imports_resolve() -> None:
     """The advanced section's imports name real classes."""
     scope = await _run(DIRECT_IMPORTS, "redis://unused:1/0")
-    assert {"AIResponseCache", "GenericRedisCache", "InMemoryCache", "AIResponseCacheConfig"} <= set(
-        scope
-    )
+    assert {
+        "AIResponseCache",
+        "GenericRedisCache",
+        "InMemoryCache",
+        "AIResponseCacheConfig",
+    } <= set(scope)
