@@ -203,16 +203,20 @@ class ResilientCache(CacheWrapper):
 
     # -- the protocol -------------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:
+        tiered = self.inner if not self.standby and self.breaker.closed else None
+        if isinstance(tiered, TieredCache):
+            # A memory hit needs no Redis and no deadline: answer it straight away.
+            value = await self.memory.get(key, type=type)
+            if value is not None:
+                return value
+
         async def degraded(reason: str) -> Any:
             note_degraded_read(reason)
             return await self.memory.get(key, type=type)
 
-        return await self._run(
-            "GET",
-            lambda: self.inner.get(key, type=type),
-            degraded,
-            asks_redis=not await self._in_memory((key,)),
-        )
+        if isinstance(tiered, TieredCache):
+            return await self._run("GET", lambda: tiered.get_far(key, type=type), degraded)
+        return await self._run("GET", lambda: self.inner.get(key, type=type), degraded)
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         seconds = check_ttl(ttl, self.default_ttl)

@@ -29,6 +29,10 @@ class TieredCache(CacheInterface):
         value = await self.near.get(key, type=type)
         if value is not None:
             return value
+        return await self.get_far(key, type=type)
+
+    async def get_far(self, key: str, *, type: Any = None) -> Any:
+        """The second half of ``get``: read Redis and promote a hit into memory."""
         value, remaining = await self.far.get_with_ttl(key, type=type)
         if value is not None and _promotable(remaining):
             await self.near.set(key, value, remaining)

@@ -8,6 +8,7 @@ probe fails ``test_every_setting_has_a_probe``: no dead settings.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -212,9 +213,14 @@ async def _compression() -> None:
     zstd = await size(compression__algorithm="zstd", compression__level=19, **base)
     assert lz4 != zstd
     big = "".join(chr(65 + (i * 7919) % 26) for i in range(20000))
-    raw1 = next(iter((await stored(cfg(compression__level=1, **base), value=big)).values()))[0]
-    raw9 = next(iter((await stored(cfg(compression__level=9, **base), value=big)).values()))[0]
-    assert raw1 != raw9
+    words = random.Random(7).choices(["alpha", "beta", "gamma", "delta", "omega", "kappa"], k=4000)
+    big = " ".join(words)
+    for algorithm, top in (("zlib", 9), ("zstd", 19)):
+        low = cfg(compression__algorithm=algorithm, compression__level=1, **base)
+        high = cfg(compression__algorithm=algorithm, compression__level=top, **base)
+        raw1 = next(iter((await stored(low, value=big)).values()))[0]
+        raw9 = next(iter((await stored(high, value=big)).values()))[0]
+        assert raw1 != raw9, algorithm
 
 
 @probe("security.use_tls")
