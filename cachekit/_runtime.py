@@ -15,7 +15,7 @@ import inspect
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +28,7 @@ from cachekit._output import flatten
 from cachekit._protocol import CacheInterface
 from cachekit._resolver import resolve
 from cachekit._settings import ResolvedSettings, resolve_settings
+from cachekit._wrapper import stack_layers
 
 logger = logging.getLogger("cachekit.server")
 
@@ -111,22 +112,6 @@ class TokenRule:
         return (
             f"TokenRule(mode={self.mode!r}, environment={self.environment!r}, host={self.host!r})"
         )
-
-
-def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
-    """Every layer of a stack, outermost first (wrappers' ``inner``, tiers' ``near``/``far``)."""
-    pending = [cache]
-    seen: set[int] = set()
-    while pending:
-        layer = pending.pop(0)
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        yield layer
-        for attr in ("inner", "near", "far"):
-            child = getattr(layer, attr, None)
-            if isinstance(child, CacheInterface):
-                pending.append(child)
 
 
 def describe_stack(cache: CacheInterface) -> str:

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
@@ -58,7 +58,7 @@ from cachekit._otel import OtelEnv, Telemetry, Tracing, alert_log_sink, build_te
 from cachekit._protocol import TTL, UNSET, CacheInterface, Loader, check_ttl
 from cachekit._redis import RedisBackend
 from cachekit._redis_telemetry import hook_client, hook_codec, hook_pipeline
-from cachekit._wrapper import CacheWrapper
+from cachekit._wrapper import CacheWrapper, stack_layers
 
 if TYPE_CHECKING:
     from cachekit._health import StateChange
@@ -70,22 +70,6 @@ _SET_OK: Final = slot(SET, OK, MEMORY)
 _SET_ERROR: Final = slot(SET, ERROR, MEMORY)
 _GOS_MEMORY: Final = GET_OR_SET * 2 + MEMORY
 _GOS_HIT: Final = slot(GET_OR_SET, HIT, MEMORY)
-
-
-def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
-    """``cache`` and every distinct layer beneath it (``inner``, ``near``, ``far``)."""
-    seen: set[int] = set()
-    todo = [cache]
-    while todo:
-        layer = todo.pop(0)
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        yield layer
-        for attr in ("inner", "near", "far"):
-            child = getattr(layer, attr, None)
-            if isinstance(child, CacheInterface):
-                todo.append(child)
 
 
 async def _run_loader(loader: Loader) -> Any:

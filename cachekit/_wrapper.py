@@ -6,7 +6,7 @@ to (tiering, resilience, telemetry, the AI domain layer).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from cachekit._health import HealthReport, StateChange
@@ -62,3 +62,19 @@ class CacheWrapper(CacheInterface):
 
     def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
         return self.inner.on_state_change(callback)
+
+
+def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
+    """Every layer of a stack, outermost first (wrappers' ``inner``, tiers' ``near``/``far``)."""
+    pending = [cache]
+    seen: set[int] = set()
+    while pending:
+        layer = pending.pop(0)
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        for attr in ("inner", "near", "far"):
+            child = getattr(layer, attr, None)
+            if isinstance(child, CacheInterface):
+                pending.append(child)
