@@ -24,7 +24,7 @@ from bench import _report as report
 from bench import _stacks as stacks
 from bench import _workloads as workloads
 from bench._measure import Result, Settings
-from bench._server import RedisServer
+from tests.redis_server import RedisServer  # the test suite's throwaway server
 
 HERE = Path(__file__).resolve().parent
 GROUPS = ("memory", "redis", "tiered", "build_key", "codec", "telemetry", "entries")

@@ -122,5 +122,19 @@ class RedisServer:
         return self.start()
 
     def cleanup(self) -> None:
+        """Stop the server and remove its directory."""
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def version(self) -> str:
+        """What ``redis-server --version`` prints."""
+        out = subprocess.run(
+            [self.binary, "--version"], capture_output=True, text=True, check=False
+        )
+        return out.stdout.strip()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
