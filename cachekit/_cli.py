@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from cachekit._exceptions import CacheConfigError
 from cachekit._masking import mask_tree
-from cachekit._output import flatten, render_table, to_toml
+from cachekit._output import flatten, render_table, source_of, to_toml
 
 EXIT_OK = 0
 EXIT_UNFIT = 1
@@ -51,7 +51,7 @@ def _cmd_config_show(args: argparse.Namespace, out: TextIO) -> int:
                 *parents, last = key.split(".")
                 for part in parents:
                     node = node.setdefault(part, {})
-                node[last] = {"value": value, "source": _source_of(resolved.sources, key)}
+                node[last] = {"value": value, "source": source_of(resolved.sources, key)}
         else:
             doc = tree
         out.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
@@ -59,19 +59,12 @@ def _cmd_config_show(args: argparse.Namespace, out: TextIO) -> int:
         out.write(to_toml(tree, leaves_sources=resolved.sources if args.sources else None))
     else:
         rows = [
-            [key, _show(value)] + ([_source_of(resolved.sources, key)] if args.sources else [])
+            [key, _show(value)] + ([source_of(resolved.sources, key)] if args.sources else [])
             for key, value in leaves.items()
         ]
         header = ["key", "value"] + (["source"] if args.sources else [])
         out.write(render_table(header, rows, tty=out.isatty()))
     return EXIT_OK
-
-
-def _source_of(sources: dict[str, str], key: str) -> str:
-    if key in sources:
-        return sources[key]
-    parent = key.rsplit(".", 1)[0]
-    return sources.get(parent, "unknown")
 
 
 def _show(value: Any) -> str:

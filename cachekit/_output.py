@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -16,6 +17,15 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[dotted] = value
     return out
+
+
+def source_of(sources: Mapping[str, str], key: str) -> str:
+    """The layer that set ``key``, or the nearest enclosing table's (name-keyed tables)."""
+    while key:
+        if key in sources:
+            return sources[key]
+        key = key.rpartition(".")[0]
+    return "unknown"
 
 
 def render_table(header: list[str], rows: list[list[str]], *, tty: bool) -> str:
@@ -54,7 +64,7 @@ def to_toml(tree: dict[str, Any], *, leaves_sources: dict[str, str] | None = Non
             lines.append(f"\n[{path}]")
         for key, value in scalars.items():
             dotted = f"{path}.{key}" if path else key
-            note = f"  # {leaves_sources.get(dotted, '')}" if leaves_sources else ""
+            note = f"  # {source_of(leaves_sources, dotted)}" if leaves_sources else ""
             if value is None:
                 lines.append(f"# {key} is unset{note}")
             else:

@@ -24,7 +24,7 @@ from cachekit._config import CacheConfig
 from cachekit._exceptions import CacheConfigError, CacheError, CacheUnavailableError, ConfigProblem
 from cachekit._health import HealthReport
 from cachekit._masking import mask_tree, mask_url
-from cachekit._output import flatten
+from cachekit._output import flatten, source_of
 from cachekit._protocol import CacheInterface
 from cachekit._resolver import resolve
 from cachekit._settings import ResolvedSettings, resolve_settings
@@ -300,17 +300,10 @@ class CacheRuntime:
             "environment": self.config.environment,
             "preset": self.config.preset,
             "settings": {
-                key: {"value": value, "source": self._source_of(key)}
+                key: {"value": value, "source": source_of(self.sources, key)}
                 for key, value in leaves.items()
             },
         }
-
-    def _source_of(self, key: str) -> str:
-        while key:
-            if key in self.sources:
-                return self.sources[key]
-            key = key.rpartition(".")[0]
-        return "unknown"
 
     async def invalidate(self, *, operation: str | None = None, pattern: str | None = None) -> int:
         """Remove the entries of an AI ``operation``, or the keys matching a Redis glob
