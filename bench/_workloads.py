@@ -17,7 +17,7 @@ from bench import _stacks as stacks
 from bench._measure import Contender, Result, Settings, compare
 from bench._values import ai_response, json_size, nested_dict, prose, record_dict, short_str
 from cachekit import Codec
-from cachekit._redis import RedisBackend
+from cachekit.backends.redis.backend import RedisBackend
 
 
 def _keys(prefix: str, settings: Settings) -> list[str]:
@@ -376,7 +376,7 @@ async def bytes_per_entry(settings: Settings) -> list[Result]:
 
 def shipped_compression() -> str:
     """The codec each shipped preset uses, e.g. ``simple: zlib-6 above 1000 B``."""
-    from cachekit._presets import preset_names
+    from cachekit.config.presets import preset_names
 
     parts = []
     for name in preset_names():

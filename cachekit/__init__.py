@@ -5,12 +5,13 @@ cache stack (memory tier in front of Redis, safe encoding, compression). Importi
 cachekit has no side effects: no clients, no logging configuration, no env reads.
 """
 
-from cachekit._ai import AIResponseCache
-from cachekit._ai_compat import AIResponseCacheConfig, CacheParameterMapper
-from cachekit._builder import CacheConfigBuilder, EnvironmentPresets
-from cachekit._circuit import CircuitBreaker, CircuitState
-from cachekit._codec import Codec, CodecError
-from cachekit._config import (
+from cachekit.backends.codec import Codec, CodecError
+from cachekit.backends.memory import InMemoryCache
+from cachekit.backends.null import NullCache
+from cachekit.compat.ai_config import AIResponseCacheConfig, CacheParameterMapper
+from cachekit.compat.builder import CacheConfigBuilder, EnvironmentPresets
+from cachekit.compat.factory import CacheFactory, GenericRedisCache
+from cachekit.config.model import (
     AICacheConfig,
     AIConfig,
     CacheConfig,
@@ -26,7 +27,9 @@ from cachekit._config import (
     TokenPrice,
     TTLConfig,
 )
-from cachekit._exceptions import (
+from cachekit.config.security import RedisCacheSecurityManager
+from cachekit.config.settings import ResolvedSettings, load_config, resolve_settings
+from cachekit.errors import (
     CacheConfigError,
     CacheError,
     CacheSecurityError,
@@ -35,18 +38,15 @@ from cachekit._exceptions import (
     CacheValueError,
     ConfigProblem,
 )
-from cachekit._factory import CacheFactory, GenericRedisCache
-from cachekit._health import GetResult, HealthReport, StateChange
-from cachekit._keys import CacheKeyGenerator
-from cachekit._memory import InMemoryCache
-from cachekit._monitor import CachePerformanceMonitor
-from cachekit._null import NullCache
-from cachekit._protocol import UNSET, CacheInterface, Uncacheable
-from cachekit._resilience import ResilientCache
-from cachekit._resolver import resolve
-from cachekit._security import RedisCacheSecurityManager
-from cachekit._settings import ResolvedSettings, load_config, resolve_settings
-from cachekit._tiered import TieredCache
+from cachekit.health import GetResult, HealthReport, StateChange
+from cachekit.keys import CacheKeyGenerator
+from cachekit.layers.ai.cache import AIResponseCache
+from cachekit.layers.resilience.cache import ResilientCache
+from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
+from cachekit.layers.tiered import TieredCache
+from cachekit.protocol import UNSET, CacheInterface, Uncacheable
+from cachekit.resolver import resolve
+from cachekit.telemetry.monitor import CachePerformanceMonitor
 
 __version__ = "0.1.0"
 

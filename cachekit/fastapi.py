@@ -29,8 +29,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from cachekit._config import CacheConfig
-from cachekit._deps import (
+from cachekit.config.model import CacheConfig
+from cachekit.config.settings import ResolvedSettings
+from cachekit.protocol import CacheInterface
+from cachekit.web.deps import (
     STATE_KEY,
     AICacheDep,
     CacheDep,
@@ -41,12 +43,10 @@ from cachekit._deps import (
     get_runtime,
     require_token,
 )
-from cachekit._limits import BodyLimitMiddleware
-from cachekit._ops import ops_router
-from cachekit._problems import install_problem_handlers
-from cachekit._protocol import CacheInterface
-from cachekit._runtime import CacheRuntime, TokenRule
-from cachekit._settings import ResolvedSettings
+from cachekit.web.limits import BodyLimitMiddleware
+from cachekit.web.ops import ops_router
+from cachekit.web.problems import install_problem_handlers
+from cachekit.web.runtime import CacheRuntime, TokenRule
 
 __all__ = [
     "AICacheDep",

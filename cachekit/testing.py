@@ -23,9 +23,9 @@ from typing import Any
 
 import msgspec
 
-from cachekit._health import HealthReport, Status
-from cachekit._memory import InMemoryCache
-from cachekit._protocol import TTL, UNSET, Loader
+from cachekit.backends.memory import InMemoryCache
+from cachekit.health import HealthReport, Status
+from cachekit.protocol import TTL, UNSET, Loader
 
 __all__ = ["Call", "FakeCache", "FakeClock", "override_cache", "running_app"]
 
@@ -160,8 +160,8 @@ async def running_app(app: Any, *, base_url: str = "http://testserver") -> Async
 def override_cache(app: Any, cache: Any, *, ai_cache: Any = None) -> Iterator[Any]:
     """Make ``app``'s ``CacheDep`` give ``cache``, and ``AICacheDep`` an ``AIResponseCache``
     over it (or ``ai_cache``), inside the block; the previous overrides come back after."""
-    from cachekit._ai import AIResponseCache
-    from cachekit._deps import get_ai_cache, get_cache
+    from cachekit.layers.ai.cache import AIResponseCache
+    from cachekit.web.deps import get_ai_cache, get_cache
 
     if ai_cache is None:
         ai_cache = cache if isinstance(cache, AIResponseCache) else AIResponseCache(inner=cache)

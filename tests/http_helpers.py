@@ -6,7 +6,7 @@ import socket
 import time
 from typing import Any
 
-from cachekit._settings import ResolvedSettings, resolve_settings
+from cachekit.config.settings import ResolvedSettings, resolve_settings
 
 
 def settings(environment: str = "testing", **leaves: Any) -> ResolvedSettings:

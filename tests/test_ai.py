@@ -23,9 +23,9 @@ from cachekit import (
     Uncacheable,
     resolve,
 )
-from cachekit._ai import operation_of
-from cachekit._glob import glob_regex, key_bytes
-from cachekit._monitor import CachePerformanceMonitor
+from cachekit.backends.glob import glob_regex, key_bytes
+from cachekit.layers.ai.cache import operation_of
+from cachekit.telemetry.monitor import CachePerformanceMonitor
 from examples.text_processor import StandInLLM, TextProcessorService, TextProcessorSettings
 from tests.conftest import FakeClock
 

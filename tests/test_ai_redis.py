@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from cachekit import AIResponseCache, resolve
-from cachekit._glob import glob_regex, key_bytes
+from cachekit.backends.glob import glob_regex, key_bytes
 from examples.text_processor import TextProcessorService, TextProcessorSettings
 from tests.redis_server import RedisServer
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from cachekit import CacheConfigBuilder, CachePerformanceMonitor, CacheValueError, resolve
-from cachekit._alerts import Alert, AlertEngine, below, graded
-from cachekit._invalidations import bounded_label
-from cachekit._monitor import default_config
+from cachekit.telemetry.alerts import Alert, AlertEngine, below, graded
+from cachekit.telemetry.invalidations import bounded_label
+from cachekit.telemetry.monitor import default_config
 from tests.conftest import FakeClock
 
 

@@ -16,8 +16,8 @@ from redis.exceptions import DataError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cachekit import CacheConfigBuilder, CacheTimeoutError, CacheUnavailableError
-from cachekit._autopipeline import AutoPipeline, supports_auto_pipeline
-from cachekit._redis import RedisBackend
+from cachekit.backends.redis.autopipeline import AutoPipeline, supports_auto_pipeline
+from cachekit.backends.redis.backend import RedisBackend
 from tests.redis_server import RedisServer
 
 
@@ -300,7 +300,7 @@ async def test_autopipeline_commands_are_counted_and_traced(fake: aioredis.Redis
     """Telemetry hooks see auto-pipelined commands: a CLIENT span and a count per caller."""
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from cachekit._redis_telemetry import hook_pipeline
+    from cachekit.telemetry.commands import hook_pipeline
 
     exporter = InMemorySpanExporter()
     recorder = type("Recorder", (), {"redis_calls": 0})()

@@ -1,4 +1,4 @@
-"""Tests of ``CacheConfigBuilder`` and ``EnvironmentPresets`` (``cachekit._builder``)."""
+"""Tests of ``CacheConfigBuilder`` and ``EnvironmentPresets`` (``cachekit.compat.builder``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cachekit._builder import CacheConfigBuilder, EnvironmentPresets
-from cachekit._config import CacheConfig, SecurityConfig
-from cachekit._exceptions import CacheConfigError
-from cachekit._presets import preset_names
+from cachekit.compat.builder import CacheConfigBuilder, EnvironmentPresets
+from cachekit.config.model import CacheConfig, SecurityConfig
+from cachekit.config.presets import preset_names
+from cachekit.errors import CacheConfigError
 from tests.certs import write_pki
 
 

@@ -27,11 +27,11 @@ from cachekit import (
     RedisCacheSecurityManager,
     resolve,
 )
-from cachekit._check import run_check
-from cachekit._cli import main
-from cachekit._masking import mask_tree
-from cachekit._protocol import CacheInterface
-from cachekit._settings import load_config, resolve_settings
+from cachekit.cli.check import run_check
+from cachekit.cli.main import main
+from cachekit.config.masking import mask_tree
+from cachekit.config.settings import load_config, resolve_settings
+from cachekit.protocol import CacheInterface
 from tests.redis_server import RedisServer, free_port
 
 FILE_PASSWORD = "cAnArY-file-pw-5d1e7a"
@@ -310,8 +310,8 @@ async def test_canary_never_leaves_telemetry(
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from cachekit._otel import Telemetry
-    from cachekit._telemetry import Instrumented
+    from cachekit.telemetry.instrumented import Instrumented
+    from cachekit.telemetry.otel import Telemetry
 
     spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
     logs = InMemoryLogRecordExporter()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cachekit._check import EXIT_OK, EXIT_UNFIT, run_check
-from cachekit._cli import main
+from cachekit.cli.check import EXIT_OK, EXIT_UNFIT, run_check
+from cachekit.cli.main import main
 from tests.http_helpers import settings
 from tests.redis_server import RedisServer, free_port
 

@@ -1,4 +1,4 @@
-"""Tests of the ``cachekit`` command line (``cachekit._cli.main``) and its console script."""
+"""Tests of the ``cachekit`` command line (``cachekit.cli.main.main``) and its console script."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from cachekit._cli import main
-from cachekit._presets import preset_names
+from cachekit.cli.main import main
+from cachekit.config.presets import preset_names
 
 PASSWORD = "canary-Cli-pw-4711"
 FILE_SOURCE = re.compile(r"^(settings\.toml|\.secrets\.toml) \[[a-z-]+\]$")

@@ -23,9 +23,9 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cachekit._codec import ALGORITHM_IDS, DEFAULT_MAX_SIZE, Codec, CodecError
-from cachekit._config import CompressionConfig
-from cachekit._exceptions import CacheError, CacheValueError
+from cachekit.backends.codec import ALGORITHM_IDS, DEFAULT_MAX_SIZE, Codec, CodecError
+from cachekit.config.model import CompressionConfig
+from cachekit.errors import CacheError, CacheValueError
 
 ALGORITHMS = ["zlib", "zstd", "lz4"]
 LEVELS = {"zlib": (0, 1, 6, 9), "zstd": (1, 3, 9, 22), "lz4": (0, 3, 16)}

@@ -11,11 +11,11 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cachekit._config import CacheConfig
-from cachekit._exceptions import CacheConfigError
-from cachekit._masking import is_secret
-from cachekit._settings import resolve_settings
-from cachekit._validation import schema_leaves
+from cachekit.config.masking import is_secret
+from cachekit.config.model import CacheConfig
+from cachekit.config.settings import resolve_settings
+from cachekit.config.validation import schema_leaves
+from cachekit.errors import CacheConfigError
 
 REAL_KEYS = [key for key, _ in schema_leaves()] + [
     "ai.operation_ttls.qa",

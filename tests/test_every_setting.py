@@ -16,8 +16,8 @@ import fakeredis
 import pytest
 
 from cachekit import CacheConfig, CacheConfigBuilder, CacheConfigError, resolve
-from cachekit._connection import connection_kwargs, make_client
-from cachekit._validation import schema_leaves
+from cachekit.backends.redis.connection import connection_kwargs, make_client
+from cachekit.config.validation import schema_leaves
 
 Probe = Callable[[], Awaitable[None]]
 PROBES: dict[str, Probe] = {}
@@ -503,7 +503,7 @@ async def _bulk_timeout() -> None:
     import asyncio
 
     from cachekit import ResilientCache
-    from cachekit._redis import RedisBackend
+    from cachekit.backends.redis.backend import RedisBackend
 
     class SlowClear(RedisBackend):
         async def delete_matching(self, pattern: str) -> int:
@@ -540,7 +540,7 @@ async def _monitoring_enabled() -> None:
 
 @probe("monitoring.providers")
 async def _monitoring_providers() -> None:
-    from cachekit._otel import OtelEnv, build_telemetry
+    from cachekit.telemetry.otel import OtelEnv, build_telemetry
 
     env = OtelEnv({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
     sources = {}
@@ -555,8 +555,8 @@ async def _monitoring_providers() -> None:
 
 @probe("monitoring.otlp_protocol")
 async def _otlp_protocol() -> None:
-    from cachekit._otel import OtelEnv
-    from cachekit._otlp import _exporter
+    from cachekit.telemetry.otel import OtelEnv
+    from cachekit.telemetry.otlp import _exporter
 
     for protocol, module in (("grpc", ".grpc."), ("http/protobuf", ".http.")):
         settings = cfg(monitoring__otlp_protocol=protocol).monitoring
@@ -567,7 +567,7 @@ async def _otlp_protocol() -> None:
 
 @probe("monitoring.export_interval_seconds")
 async def _export_interval() -> None:
-    from cachekit._otel import OtelEnv, build_telemetry
+    from cachekit.telemetry.otel import OtelEnv, build_telemetry
 
     env = OtelEnv({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:9/v1/metrics"})
     for seconds in (2.5, 30.0):
@@ -583,8 +583,8 @@ async def _duration_sample_every() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from cachekit._otel import Telemetry
-    from cachekit._telemetry import Instrumented
+    from cachekit.telemetry.instrumented import Instrumented
+    from cachekit.telemetry.otel import Telemetry
 
     recorded = {}
     for every in (1, 1000):
@@ -788,8 +788,8 @@ async def status_of(
     config: CacheConfig, method: str, path: str, cache: Any = None, **kw: Any
 ) -> int:
     """The HTTP status ``cachekit serve``'s app on ``config`` answers (lifespan running)."""
-    from cachekit._server import create_app
     from cachekit.testing import running_app
+    from cachekit.web.server import create_app
 
     async with running_app(create_app(config=config, cache=cache)) as client:
         return (await client.request(method, path, **kw)).status_code
@@ -805,8 +805,8 @@ async def _server_host() -> None:
 
 @probe("server.port")
 async def _server_port() -> None:
-    from cachekit._server import uvicorn_config
-    from cachekit._settings import ResolvedSettings
+    from cachekit.config.settings import ResolvedSettings
+    from cachekit.web.server import uvicorn_config
 
     for port in (8001, 9002):
         resolved = ResolvedSettings(config=server_cfg(server__port=port), sources={}, root=".")

@@ -12,7 +12,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from cachekit import AIResponseCache, CacheConfigError, CacheInterface, InMemoryCache
-from cachekit._runtime import CacheRuntime, TokenRule, describe_stack, is_loopback
 from cachekit.fastapi import (
     AICacheDep,
     CacheDep,
@@ -24,6 +23,7 @@ from cachekit.fastapi import (
     require_token,
 )
 from cachekit.testing import Call, FakeCache, FakeClock, override_cache
+from cachekit.web.runtime import CacheRuntime, TokenRule, describe_stack, is_loopback
 from tests.http_helpers import bearer, settings
 
 

@@ -25,7 +25,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from cachekit import CacheConfig, CacheConfigBuilder, CacheUnavailableError, ResilientCache, resolve
-from cachekit._redis import RedisBackend
+from cachekit.backends.redis.backend import RedisBackend
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis

@@ -1,4 +1,4 @@
-"""Tests of signed and encrypted entries (``cachekit._integrity``) as the Redis tier uses them."""
+"""Tests of signed and encrypted entries (``backends.integrity``) as the Redis tier uses them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from cachekit import CacheConfigBuilder, CacheConfigError, Codec, resolve
-from cachekit._integrity import IntegrityError, SealedCodec
-from cachekit._protocol import CacheInterface
-from cachekit._redis import RedisBackend
-from cachekit._settings import load_config
+from cachekit.backends.integrity import IntegrityError, SealedCodec
+from cachekit.backends.redis.backend import RedisBackend
+from cachekit.config.settings import load_config
+from cachekit.protocol import CacheInterface
 from tests.redis_server import RedisServer
 
 KEY_A = "signing-key-A-0123456789abcdef"

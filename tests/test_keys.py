@@ -12,9 +12,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cachekit._config import AIConfig, SizeTiers, TokenFields
-from cachekit._exceptions import CacheValueError
-from cachekit._keys import NO_OPTIONS, CacheKeyGenerator
+from cachekit.config.model import AIConfig, SizeTiers, TokenFields
+from cachekit.errors import CacheValueError
+from cachekit.keys import NO_OPTIONS, CacheKeyGenerator
 
 KEY_SHAPE = re.compile(r"ai:[A-Za-z0-9_.-]{1,64}:[0-9a-f]{32}:(?:[0-9a-f]{16}|none)")
 MAX_KEY_LENGTH = 120

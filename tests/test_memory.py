@@ -12,9 +12,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from cachekit._exceptions import CacheValueError
-from cachekit._memory import InMemoryCache
-from cachekit._protocol import UNSET
+from cachekit.backends.memory import InMemoryCache
+from cachekit.errors import CacheValueError
+from cachekit.protocol import UNSET
 from tests.conftest import FakeClock
 
 

@@ -39,7 +39,7 @@ def test_wheel_contains_every_preset_file(tmp_path: Path) -> None:
     assert "_base.toml" in presets
     missing = [name for name in presets if f"cachekit/_environments/{name}" not in names]
     assert missing == []
-    assert "cachekit/_cli.py" in names
+    assert "cachekit/cli/main.py" in names
     assert not any(name.endswith(".secrets.toml") for name in names)
 
 

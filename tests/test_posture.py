@@ -1,4 +1,4 @@
-"""Tests of the posture rules (``cachekit._posture``): what each environment refuses or warns."""
+"""Tests of the posture rules (``config.posture``): what each environment refuses or warns."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from cachekit import CacheConfigBuilder, CacheConfigError, resolve
-from cachekit._cli import main
-from cachekit._posture import findings, is_loopback
+from cachekit.cli.main import main
+from cachekit.config.posture import findings, is_loopback
 from tests.certs import write_pki
 
 REMOTE = "redis://cache.internal:6379/0"

@@ -27,9 +27,9 @@ from cachekit import (
     TieredCache,
     resolve,
 )
-from cachekit._check import EXIT_UNFIT, run_check
-from cachekit._outage import MAX_DELETES, OutageJournal
-from cachekit._redis import RedisBackend
+from cachekit.backends.redis.backend import RedisBackend
+from cachekit.cli.check import EXIT_UNFIT, run_check
+from cachekit.layers.resilience.outage import MAX_DELETES, OutageJournal
 from tests.conftest import FakeClock
 
 FAST = {

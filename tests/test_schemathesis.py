@@ -23,7 +23,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
-from cachekit._server import create_app
+from cachekit.web.server import create_app
 from tests.http_helpers import bearer
 from tests.http_helpers import settings as cachekit_settings
 

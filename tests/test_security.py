@@ -1,4 +1,4 @@
-"""Tests of ``cachekit._security``: credentials, TLS file checks, the manager, error mapping."""
+"""Tests of the security settings: credentials, TLS file checks, the manager, error mapping."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from cachekit import (
     RedisCacheSecurityManager,
     SecurityConfig,
 )
-from cachekit._connection import connection_kwargs
-from cachekit._redis_errors import map_redis_errors, scrub
-from cachekit._security import tls_file_problems
+from cachekit.backends.redis.connection import connection_kwargs
+from cachekit.backends.redis.errors import map_redis_errors, scrub
+from cachekit.config.security import tls_file_problems
 from tests.certs import write_pki
 
 SECRET = "s3cret-Manager-pw-77"

@@ -29,10 +29,10 @@ from cachekit import (
     RedisCacheSecurityManager,
     resolve,
 )
-from cachekit._check import run_check
-from cachekit._protocol import CacheInterface
-from cachekit._redis import RedisBackend
-from cachekit._settings import load_config
+from cachekit.backends.redis.backend import RedisBackend
+from cachekit.cli.check import run_check
+from cachekit.config.settings import load_config
+from cachekit.protocol import CacheInterface
 from tests.certs import TLSFiles, write_ca, write_pki
 from tests.redis_server import RedisServer, redis_binary
 

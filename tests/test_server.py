@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cachekit import CacheConfigError, resolve
-from cachekit._cli import main
-from cachekit._server import create_app
+from cachekit.cli.main import main
 from cachekit.testing import FakeCache
+from cachekit.web.server import create_app
 from tests.http_helpers import bearer, settings, wait_for_port
 from tests.redis_server import RedisServer, free_port
 
@@ -322,7 +322,7 @@ def test_cli_serve_subprocess_put_get_readyz(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "cachekit._cli",
+        "cachekit.cli.main",
         "serve",
         "--port",
         str(port),

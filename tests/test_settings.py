@@ -1,4 +1,4 @@
-"""Tests of ``cachekit._settings``: layer order, provenance, roots, presets, env typing."""
+"""Tests of ``cachekit.config.settings``: layer order, provenance, roots, presets, env typing."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cachekit._exceptions import CacheConfigError
-from cachekit._output import flatten
-from cachekit._presets import preset_names
-from cachekit._settings import load_config, load_settings, resolve_settings
+from cachekit.cli.output import flatten
+from cachekit.config.presets import preset_names
+from cachekit.config.settings import load_config, load_settings, resolve_settings
+from cachekit.errors import CacheConfigError
 
 BASE_SOURCE = "preset base (environments/_base.toml)"
 

@@ -25,12 +25,12 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from cachekit import CacheConfig, CacheConfigBuilder, InMemoryCache, StateChange, resolve
-from cachekit._cli import main as cli_main
-from cachekit._metrics import Instruments, Recorder, TierCounts
-from cachekit._otel import OtelEnv, Telemetry, build_telemetry
-from cachekit._protocol import CacheInterface
-from cachekit._telemetry import Instrumented, stack_layers
-from cachekit._wrapper import CacheWrapper
+from cachekit.cli.main import main as cli_main
+from cachekit.layers.wrapper import CacheWrapper
+from cachekit.protocol import CacheInterface
+from cachekit.telemetry.instrumented import Instrumented, stack_layers
+from cachekit.telemetry.metrics import Instruments, Recorder, TierCounts
+from cachekit.telemetry.otel import OtelEnv, Telemetry, build_telemetry
 
 
 def config(preset: str = "development", **dotted: Any) -> CacheConfig:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from cachekit import CacheConfigBuilder, InMemoryCache, TieredCache
-from cachekit._redis import RedisBackend
+from cachekit.backends.redis.backend import RedisBackend
 from tests.redis_server import RedisServer
 
 

@@ -1,4 +1,4 @@
-"""Tests of ``cachekit._validation``: every error path, reported together, secrets masked."""
+"""Tests of ``cachekit.config.validation``: every error path, reported together, secrets masked."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cachekit._config import CacheConfig
-from cachekit._exceptions import CacheConfigError, CacheError, ConfigProblem
-from cachekit._settings import resolve_settings
-from cachekit._validation import build_config, schema_leaves
+from cachekit.config.model import CacheConfig
+from cachekit.config.settings import resolve_settings
+from cachekit.config.validation import build_config, schema_leaves
+from cachekit.errors import CacheConfigError, CacheError, ConfigProblem
 from tests.certs import write_pki
 
 CANARY = "canary-Pa55word-8c1f"

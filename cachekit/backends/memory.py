@@ -1,0 +1,339 @@
+"""``InMemoryCache``: the in-process tier, TTL + LRU bounded by entries and by bytes.
+
+Every operation is O(1) amortised. Recency lives in an ``OrderedDict`` (``move_to_end`` on
+a hit, ``popitem(last=False)`` to evict). Expiry is lazy: a read of an expired entry drops
+it, and each ``set`` pops at most a few expired tops of a heap of ``(expires_at, seq,
+key)``, so entries nobody reads again are reclaimed without ever scanning the dict.
+
+Callers never share mutable state with the cache. Immutable scalars (str, bytes, int,
+float, bool, None) are stored as they are; flat dicts and lists of such scalars are stored
+as a private copy and handed out as a shallow copy (much cheaper than decoding); anything
+else is stored as MessagePack bytes and decoded on every hit, which hands out a fresh
+object. msgspec decodes tuples and sets as lists.
+
+The cache holds no lock: asyncio runs one task at a time and no method awaits while it
+touches the entries, so each operation is atomic.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import msgspec
+
+from cachekit.backends.glob import glob_regex, key_bytes
+from cachekit.errors import CacheValueError
+from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
+
+_SCALARS: Final = frozenset({str, bytes, int, float, bool, type(None)})
+_SCALAR_SIZE: Final = 8
+"""Bytes charged for a number, bool or None."""
+_ENTRY_OVERHEAD: Final = 64
+"""Bytes charged per entry on top of key and value (dict slot, tuple, heap item)."""
+_RECLAIM_BATCH: Final = 8
+"""Expired heap tops a ``set`` reclaims at most, bounding the work of one call."""
+_MAX_TYPED_DECODERS: Final = 64
+
+# How an entry's value is stored: as is, as a private flat copy, or as MessagePack.
+_PLAIN: Final = 0
+_SHALLOW: Final = 1
+_PACKED: Final = 2
+
+# (stored value, storage kind, expires_at or None, charged bytes)
+_Entry = tuple[Any, int, float | None, int]
+
+
+class InMemoryCache(CacheInterface):
+    """A bounded in-process cache: TTL expiry plus LRU eviction by entry count and bytes.
+
+    ``max_size`` bounds the number of entries and ``max_bytes`` (when given) their
+    estimated size; the least recently used entries are evicted until both hold. A value
+    larger than ``max_bytes`` on its own is not stored. ``clock`` returns monotonic
+    seconds; tests pass a fake one instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        default_ttl: float | None = 3600,
+        max_size: int = 1000,
+        *,
+        max_bytes: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        if default_ttl is not None and (
+            isinstance(default_ttl, bool)
+            or not isinstance(default_ttl, (int, float))
+            or not default_ttl > 0
+        ):
+            raise CacheValueError(f"default_ttl must be > 0 seconds or None, got {default_ttl!r}")
+        if not _is_positive_int(max_size):
+            raise CacheValueError(f"max_size must be an integer >= 1, got {max_size!r}")
+        if max_bytes is not None and not _is_positive_int(max_bytes):
+            raise CacheValueError(f"max_bytes must be an integer >= 1 or None, got {max_bytes!r}")
+        self.default_ttl = default_ttl
+        self.max_size = max_size
+        self.max_bytes = max_bytes
+        self.bytes_used = 0
+        """Estimated bytes held; a plain int that gauges may read from another thread."""
+        self._byte_limit: float = math.inf if max_bytes is None else max_bytes
+        self._clock = clock
+        self._data: OrderedDict[str, _Entry] = OrderedDict()
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._decode = msgspec.msgpack.Decoder().decode
+        self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
+        self._hits = 0
+        self._misses = 0
+        self._evictions = 0
+        self._expirations = 0
+
+    @property
+    def entries(self) -> int:
+        """Entries held, counting expired ones not yet reclaimed; cheap and thread-safe."""
+        return len(self._data)
+
+    @property
+    def evictions(self) -> int:
+        """Entries evicted to respect the bounds so far; a plain int, safe to read anywhere."""
+        return self._evictions
+
+    @property
+    def hits(self) -> int:
+        """Lookups that found a value so far (plain int; telemetry reads it)."""
+        return self._hits
+
+    @property
+    def misses(self) -> int:
+        """Lookups that found nothing so far (plain int; telemetry reads it)."""
+        return self._misses
+
+    # -- the protocol ----------------------------------------------------------------
+    async def get(self, key: str, *, type: Any = None) -> Any:
+        """The value under ``key`` (a fresh copy when mutable), or None on a miss.
+
+        With ``type`` the value is decoded into it (msgspec Structs, dataclasses,
+        TypedDicts, ...); a value that does not fit the type counts as a miss and gives
+        None, like an absent one, while the entry stays for other readers.
+        """
+        data = self._data
+        entry = data.get(key)
+        if entry is None:
+            self._misses += 1
+            return None
+        value, kind, expires_at, _ = entry
+        if expires_at is not None and expires_at <= self._clock():
+            self._drop(key, entry)
+            self._expirations += 1
+            self._misses += 1
+            return None
+        data.move_to_end(key)
+        if type is not None:
+            return self._typed(value, kind, type)
+        self._hits += 1
+        if kind == _PACKED:
+            return self._decode(value)
+        return value.copy() if kind else value
+
+    async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
+        """Store ``value`` for ``ttl`` seconds (floats allowed; None never expires).
+
+        Raises ``TypeError`` naming the type when msgspec cannot encode the value, and
+        ``CacheValueError`` for a TTL <= 0.
+        """
+        seconds = self.default_ttl if ttl is UNSET else check_ttl(ttl, self.default_ttl)
+        stored, kind, size = self._pack(value)
+        self._store(key, stored, kind, size, seconds)
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; True when a live entry was removed (an expired one is no hit)."""
+        entry = self._data.get(key)
+        return entry is not None and self._drop_checked(key, entry)
+
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` holds a live value; neither counts as a hit nor refreshes it."""
+        entry = self._data.get(key)
+        if entry is None or entry[2] is None or entry[2] > self._clock():
+            return entry is not None
+        self._drop_checked(key, entry)
+        return False
+
+    async def get_many(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
+        """Values of the keys that hit; misses (and stored None values) are left out."""
+        found: dict[str, Any] = {}
+        for key in keys:
+            value = await self.get(key, type=type)
+            if value is not None:
+                found[key] = value
+        return found
+
+    async def set_many(self, items: Mapping[str, Any], ttl: TTL = UNSET) -> None:
+        """Store several values with one TTL; nothing is stored if any value is refused."""
+        seconds = check_ttl(ttl, self.default_ttl)
+        packed = [(key, *self._pack(value)) for key, value in items.items()]
+        for key, stored, kind, size in packed:
+            self._store(key, stored, kind, size, seconds)
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove several keys; the number of entries removed."""
+        removed = 0
+        for key in keys:
+            removed += await self.delete(key)
+        return removed
+
+    async def clear(self) -> None:
+        """Remove every entry; the hit, miss and eviction counters are kept."""
+        self._data.clear()
+        self._heap.clear()
+        self.bytes_used = 0
+
+    async def delete_matching(self, pattern: str) -> int:
+        """Remove the keys the Redis glob ``pattern`` matches (as ``SCAN MATCH`` would);
+        the number of live entries removed. O(n): meant for invalidation, not hot paths."""
+        match = glob_regex(pattern).fullmatch
+        doomed = [(key, entry) for key, entry in self._data.items() if match(key_bytes(key))]
+        return sum(self._drop_checked(key, entry) for key, entry in doomed)
+
+    # -- extras of the original API ----------------------------------------------------
+    async def get_ttl(self, key: str) -> float | None:
+        """Seconds ``key`` has left; None when it never expires and when it is missing."""
+        entry = self._data.get(key)
+        if entry is None or entry[2] is None:
+            return None
+        remaining = entry[2] - self._clock()
+        if remaining <= 0:
+            self._drop(key, entry)
+            self._expirations += 1
+            return None
+        return remaining
+
+    def size(self) -> int:
+        """Live entries, after reclaiming every expired one still held."""
+        self._reclaim(self._clock(), len(self._heap))
+        return len(self._data)
+
+    def get_keys(self) -> list[str]:
+        """Live keys, least recently used first."""
+        self._reclaim(self._clock(), len(self._heap))
+        return list(self._data)
+
+    def get_stats(self) -> dict[str, Any]:
+        """Counters and occupancy: hits, misses, hit_ratio, evictions, expirations, ..."""
+        self._reclaim(self._clock(), len(self._heap))
+        lookups = self._hits + self._misses
+        return {
+            "hits": self._hits,
+            "misses": self._misses,
+            "hit_ratio": self._hits / lookups if lookups else 0.0,
+            "evictions": self._evictions,
+            "expirations": self._expirations,
+            "entries": len(self._data),
+            "bytes": self.bytes_used,
+            "max_entries": self.max_size,
+            "max_bytes": self.max_bytes,
+        }
+
+    # -- internals ---------------------------------------------------------------------
+    def _typed(self, value: Any, kind: int, type: Any) -> Any:
+        try:
+            if kind == _PACKED:
+                decoder = self._decoders.get(type)
+                if decoder is None:
+                    decoder = msgspec.msgpack.Decoder(type)
+                    if len(self._decoders) < _MAX_TYPED_DECODERS:
+                        self._decoders[type] = decoder
+                result = decoder.decode(value)
+            else:
+                # convert() may hand back its input (type=Any), so give it a copy.
+                result = msgspec.convert(value.copy() if kind else value, type)
+        except msgspec.ValidationError:
+            self._misses += 1
+            return None
+        self._hits += 1
+        return result
+
+    def _pack(self, value: Any) -> tuple[Any, int, int]:
+        """(stored form, storage kind, value bytes) of ``value``; copies what is mutable."""
+        cls = type(value)
+        if cls is str or cls is bytes:
+            return value, _PLAIN, len(value)
+        if cls in _SCALARS:
+            return value, _PLAIN, _SCALAR_SIZE
+        try:
+            # Encoding also vets flat containers and measures them, at C speed.
+            packed = self._encode(value)
+        except TypeError as exc:
+            raise TypeError(f"cannot cache value of type {cls.__name__!r}: {exc}") from exc
+        except (OverflowError, msgspec.EncodeError) as exc:
+            raise CacheValueError(f"cannot cache this {cls.__name__!r} value: {exc}") from exc
+        # Keys need no check: msgspec accepted them and a dict never mutates its keys.
+        if cls is dict or cls is list:
+            items = value.values() if cls is dict else value
+            if _SCALARS.issuperset(map(type, items)):
+                return value.copy(), _SHALLOW, len(packed)
+        return packed, _PACKED, len(packed)
+
+    def _store(self, key: str, stored: Any, kind: int, size: int, seconds: float | None) -> None:
+        data = self._data
+        size += _ENTRY_OVERHEAD + len(key)
+        old = data.pop(key, None)
+        if old is not None:
+            self.bytes_used -= old[3]
+        now = self._clock()
+        heap = self._heap
+        if heap and heap[0][0] <= now:
+            self._reclaim(now, _RECLAIM_BATCH)
+        if size > self._byte_limit:
+            return
+        expires_at = None if seconds is None else now + seconds
+        data[key] = (stored, kind, expires_at, size)
+        self.bytes_used += size
+        if expires_at is not None:
+            heapq.heappush(heap, (expires_at, next(self._seq), key))
+            if len(heap) > 2 * len(data) + 64:
+                self._rebuild_heap()
+        while len(data) > self.max_size or self.bytes_used > self._byte_limit:
+            _, evicted = data.popitem(last=False)
+            self.bytes_used -= evicted[3]
+            self._evictions += 1
+
+    def _drop(self, key: str, entry: _Entry) -> None:
+        del self._data[key]
+        self.bytes_used -= entry[3]
+
+    def _drop_checked(self, key: str, entry: _Entry) -> bool:
+        """Drop ``entry``; whether it was still live (an expired one counts as expired)."""
+        self._drop(key, entry)
+        if entry[2] is not None and entry[2] <= self._clock():
+            self._expirations += 1
+            return False
+        return True
+
+    def _reclaim(self, now: float, limit: int) -> None:
+        """Pop up to ``limit`` expired heap tops, dropping the entries still expired."""
+        heap, data = self._heap, self._data
+        while limit > 0 and heap and heap[0][0] <= now:
+            key = heapq.heappop(heap)[2]
+            entry = data.get(key)
+            if entry is not None and entry[2] is not None and entry[2] <= now:
+                self._drop(key, entry)
+                self._expirations += 1
+            limit -= 1
+
+    def _rebuild_heap(self) -> None:
+        """Drop stale heap items (overwritten, deleted, evicted keys); amortised O(1)."""
+        seq = self._seq
+        heap = [(e[2], next(seq), k) for k, e in self._data.items() if e[2] is not None]
+        heapq.heapify(heap)
+        self._heap = heap
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

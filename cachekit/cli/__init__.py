@@ -1,0 +1,1 @@
+"""The ``cachekit`` command line: config show/validate, presets, check, serve, stats."""

@@ -1,0 +1,123 @@
+"""``cachekit check``: is this deployment fit to serve? Usable as a deploy gate.
+
+It validates the settings (the CLI exits 2 on invalid ones), then reports what the stack
+is and how it connects: tiers, TLS, authentication (ACL user, password, client
+certificate), security posture findings, whether ``cachekit serve`` would accept writes,
+then connects, round-trips a value with the latency of each step, and asks the stack's
+health. The last line is the verdict: ``ok: ...`` (exit 0), or ``unfit: <why>`` on one
+line (exit 1) when anything fails or Redis is not serving (the stack would be degraded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any, TextIO
+
+from cachekit.config.masking import mask_url
+from cachekit.config.model import CacheConfig
+from cachekit.errors import CacheError
+from cachekit.resolver import resolve
+
+EXIT_OK = 0
+EXIT_UNFIT = 1
+
+
+def _line(out: TextIO, label: str, text: str) -> None:
+    out.write(f"  {label:<9} {text}\n")
+
+
+def _security_lines(config: CacheConfig, out: TextIO) -> str | None:
+    """Report TLS, authentication and posture; the first posture error, if any."""
+    from cachekit.config.security import RedisCacheSecurityManager
+
+    status: dict[str, Any] = RedisCacheSecurityManager(config).get_security_status()
+    if status["tls"]:
+        verify = "verified" if status["verify_certificates"] else "NOT verified"
+        _line(out, "tls", f"on, certificates {verify}, minimum {status['min_tls_version']}")
+    else:
+        where = "loopback" if status["local"] else "a remote host"
+        _line(out, "tls", f"off (plaintext to {where})")
+    _line(out, "auth", status["authentication"])
+    findings = [f for f in status["findings"] if not f.startswith("note")]
+    _line(out, "posture", f"{status['posture']}: " + ("; ".join(findings) or "no findings"))
+    return next((f for f in findings if f.startswith("error")), None)
+
+
+def _server_line(config: CacheConfig, out: TextIO) -> str | None:
+    """Report who may write through ``cachekit serve``; why it would not start, if so."""
+    from cachekit.web.runtime import TokenRule
+
+    server = config.server
+    rule = TokenRule(server.token, environment=config.environment, host=server.host)
+    where = f"{server.host}:{server.port}"
+    text = {
+        "token": "writes need the bearer token (server.token is set)",
+        "open": "writes open without a token (development/testing on loopback only)",
+        "refused": "server.token is not set: `cachekit serve` would refuse to start",
+    }[rule.mode]
+    _line(out, "serve", f"{where}, {text}")
+    return None if rule.refusal is None else f"server.token: {rule.refusal}"
+
+
+async def run_check(config: CacheConfig, out: TextIO, *, serve: bool = False) -> int:
+    """Print the report and the verdict; 0 when fit to serve, 1 when not.
+
+    With ``serve``, a ``cachekit serve`` that would refuse to start (no ``server.token``
+    where one is needed) makes the deployment unfit too.
+    """
+    out.write(f"cachekit check: environment {config.environment}, preset {config.preset}\n")
+    if not config.enabled:
+        out.write(f"ok: caching disabled by preset {config.preset} (every get misses)\n")
+        return EXIT_OK
+    tiers = ["memory"] if config.memory.enabled else []
+    if config.redis.url:
+        tiers.append(f"redis {mask_url(config.redis.url)}")
+    _line(out, "tiers", " + ".join(tiers))
+    problem = _security_lines(config, out) if config.redis.url else None
+    refusal = _server_line(config, out)
+    if serve and problem is None:
+        problem = refusal
+    cache = resolve(config)
+    key = f"cachekit-check:{secrets.token_hex(8)}"
+    value = {"check": secrets.token_hex(8)}
+    budget = config.redis.connect_timeout + config.redis.socket_timeout * 4
+    timings: dict[str, float] = {}
+
+    async def timed(step: str, call: Any, *args: Any) -> Any:
+        started = time.perf_counter()
+        result = await call(*args)
+        timings[step] = (time.perf_counter() - started) * 1000
+        return result
+
+    try:
+        async with asyncio.timeout(budget):
+            await timed("connect", cache.connect)
+            await timed("set", cache.set, key, value, 30)
+            got = await timed("get", cache.get, key)
+            await timed("delete", cache.delete, key)
+            # The resilience layer serves from memory when Redis fails: ask it.
+            report = await timed("health", cache.health)
+    except (CacheError, TimeoutError) as exc:
+        reason = str(exc) or f"no answer within {budget:.1f}s"
+        out.write(f"unfit: {reason}\n")
+        return EXIT_UNFIT
+    finally:
+        await cache.aclose()
+    _line(out, "latency", ", ".join(f"{step} {ms:.2f} ms" for step, ms in timings.items()))
+    tiers_health = ", ".join(f"{tier} {state}" for tier, state in report.tiers.items())
+    _line(out, "health", f"{report.status} ({tiers_health})")
+    if not report.ok:
+        reason = report.reasons[0] if report.reasons else "no reason given"
+        out.write(f"unfit: {report.status}: {reason}\n")
+        return EXIT_UNFIT
+    if got != value:
+        out.write("unfit: the value read back differs from the value written\n")
+        return EXIT_UNFIT
+    if problem is not None:
+        out.write(f"unfit: {problem}\n")
+        return EXIT_UNFIT
+    round_trip = sum(timings[step] for step in ("set", "get", "delete"))
+    out.write(f"ok: round trip in {round_trip:.2f} ms, fit to serve\n")
+    return EXIT_OK

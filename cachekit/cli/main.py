@@ -1,0 +1,214 @@
+"""The ``cachekit`` command line: config show/validate, presets, check.
+
+Every command resolves the layered settings through the same path as the library; bad
+settings print every problem (secrets masked) and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from cachekit.cli.output import flatten, render_table, source_of, to_toml
+from cachekit.config.masking import mask_tree
+from cachekit.errors import CacheConfigError
+
+EXIT_OK = 0
+EXIT_UNFIT = 1
+EXIT_CONFIG = 2
+
+
+def _resolve(args: argparse.Namespace, *, posture: bool = True) -> Any:
+    from cachekit.config.settings import resolve_settings
+
+    return resolve_settings(
+        environment=args.env, preset=getattr(args, "preset", None), posture=posture
+    )
+
+
+def _write_findings(config: Any, stream: TextIO) -> None:
+    """Posture findings, one per line (``error`` ones make ``config validate`` exit 2)."""
+    from cachekit.config.posture import findings
+
+    for finding in findings(config):
+        stream.write(f"cachekit: {finding}\n")
+
+
+def _cmd_config_show(args: argparse.Namespace, out: TextIO) -> int:
+    # Shows a config even when its posture rules refuse it; the findings go to stderr.
+    resolved = _resolve(args, posture=False)
+    _write_findings(resolved.config, sys.stderr)
+    tree = mask_tree(resolved.config.to_dict())
+    leaves = flatten(tree)
+    if args.format == "json":
+        if args.sources:
+            doc: Any = {}
+            for key, value in leaves.items():
+                node = doc
+                *parents, last = key.split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[last] = {"value": value, "source": source_of(resolved.sources, key)}
+        else:
+            doc = tree
+        out.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    elif args.format == "toml":
+        out.write(to_toml(tree, leaves_sources=resolved.sources if args.sources else None))
+    else:
+        rows = [
+            [key, _show(value)] + ([source_of(resolved.sources, key)] if args.sources else [])
+            for key, value in leaves.items()
+        ]
+        header = ["key", "value"] + (["source"] if args.sources else [])
+        out.write(render_table(header, rows, tty=out.isatty()))
+    return EXIT_OK
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value else '""'
+    return json.dumps(value)
+
+
+def _cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
+    resolved = _resolve(args)
+    config = resolved.config
+    out.write(
+        f"configuration valid: environment {config.environment}, preset {config.preset}\n"
+    )
+    _write_findings(config, out)
+    return EXIT_OK
+
+
+def _cmd_presets_list(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit.compat.builder import EnvironmentPresets
+
+    rows = []
+    for name in EnvironmentPresets.get_preset_names():
+        details = EnvironmentPresets.get_preset_details(name)
+        rows.append([name, details["description"]])
+    out.write(render_table(["preset", "description"], rows, tty=out.isatty()))
+    return EXIT_OK
+
+
+def _cmd_presets_show(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit.compat.builder import CacheConfigBuilder, EnvironmentPresets
+
+    details = EnvironmentPresets.get_preset_details(args.name)
+    out.write(f"{details['name']}: {details['description']}\n")
+    if details["use_cases"]:
+        out.write("use cases: " + ", ".join(details["use_cases"]) + "\n")
+    leaves = flatten(mask_tree(CacheConfigBuilder().with_preset(args.name).to_dict()))
+    rows = [[k, _show(v)] for k, v in leaves.items() if k not in {"preset", "environment"}]
+    out.write(render_table(["key", "value"], rows, tty=out.isatty()))
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+
+    from cachekit.cli.check import run_check
+
+    resolved = _resolve(args)
+    return asyncio.run(run_check(resolved.config, out, serve=args.serve))
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit.config.settings import ResolvedSettings, resolve_settings
+    from cachekit.web.server import serve
+
+    flags = {"server.host": args.host, "server.port": args.port}
+    given = {key: value for key, value in flags.items() if value is not None}
+    resolved = resolve_settings(environment=args.env, overrides=given)
+    if given:  # name the flag, not "code override", as the source
+        sources = dict(resolved.sources)
+        sources.update({key: f"command line --{key.split('.')[1]}" for key in given})
+        resolved = ResolvedSettings(config=resolved.config, sources=sources, root=resolved.root)
+    return serve(resolved, log_level=args.log_level)
+
+
+def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit.cli.stats import run_stats
+
+    url = args.url
+    if url is None:
+        server = _resolve(args).config.server
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        url = f"http://{host}:{server.port}"
+    return run_stats(url, out, sys.stderr, as_json=args.format == "json", timeout=args.timeout)
+
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``cachekit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cachekit", description="Declarative cache for asyncio apps: inspect and check it."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    config = sub.add_parser("config", help="show or validate the resolved configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    show = config_sub.add_parser("show", help="print the resolved config, secrets masked")
+    show.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    show.add_argument("--preset", help="preset (default: the preset key or CACHEKIT_PRESET)")
+    show.add_argument("--format", choices=["table", "json", "toml"], default="table")
+    show.add_argument("--sources", action="store_true", help="show where each value came from")
+    show.set_defaults(handler=_cmd_config_show)
+    validate = config_sub.add_parser(
+        "validate", help="exit 0 when valid, else print every problem and exit 2"
+    )
+    validate.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    validate.set_defaults(handler=_cmd_config_validate)
+
+    presets = sub.add_parser("presets", help="list or show presets")
+    presets_sub = presets.add_subparsers(dest="presets_command", required=True)
+    plist = presets_sub.add_parser("list", help="every preset with its description")
+    plist.set_defaults(handler=_cmd_presets_list)
+    pshow = presets_sub.add_parser("show", help="one preset's values")
+    pshow.add_argument("name")
+    pshow.set_defaults(handler=_cmd_presets_show)
+
+    check = sub.add_parser("check", help="validate, connect, round-trip a value; non-zero if unfit")
+    check.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    check.add_argument(
+        "--serve", action="store_true", help="also require that `cachekit serve` could start"
+    )
+    check.set_defaults(handler=_cmd_check)
+
+    serve = sub.add_parser("serve", help="run the HTTP service: key/value API and ops endpoints")
+    serve.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    serve.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: server.port, 8000)")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(handler=_cmd_serve)
+
+    stats = sub.add_parser("stats", help="a running service's cache analytics and alerts")
+    stats.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    stats.add_argument("--url", help="service base URL (default: http://server.host:server.port)")
+    stats.add_argument("--format", choices=["text", "json"], default="text")
+    stats.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    stats.set_defaults(handler=_cmd_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the ``cachekit`` console script; returns the exit status."""
+    stream = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    handler: Command = args.handler
+    try:
+        return handler(args, stream)
+    except CacheConfigError as exc:
+        sys.stderr.write(f"cachekit: {exc}\n")
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Masking of secrets for display: URLs, secret keys, nested config dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from cachekit.config.model import SECRET_KEYS
+
+MASK = "***"
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password in its userinfo replaced by ``***``."""
+    if not url or "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{user}:{MASK}@{host}" + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_secret(dotted_key: str) -> bool:
+    """Whether the dotted key holds a secret (its value is never shown)."""
+    return dotted_key in SECRET_KEYS or dotted_key.rsplit(".", 1)[-1] in {
+        "password",
+        "token",
+        "secret",
+    }
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a key name that is not in the schema (a typo, a misplaced key) may hold a
+    secret, so that its value is not echoed in an error message."""
+    lowered = name.lower()
+    return is_secret(lowered) or any(
+        word in lowered for word in ("pass", "secret", "token", "key", "auth", "cred")
+    )
+
+
+def mask_value(dotted_key: str, value: Any) -> Any:
+    """Display form of ``value`` stored under ``dotted_key``."""
+    if value is None:
+        return None
+    if is_secret(dotted_key):
+        if isinstance(value, list):
+            return [MASK for _ in value]
+        return MASK
+    if dotted_key.endswith("url") and isinstance(value, str):
+        return mask_url(value)
+    return value
+
+
+def mask_tree(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A copy of a nested config dict with every secret masked."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and not is_secret(dotted):
+            out[key] = mask_tree(value, dotted + ".")
+        else:
+            out[key] = mask_value(dotted, value)
+    return out

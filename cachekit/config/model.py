@@ -1,0 +1,310 @@
+"""The typed, frozen configuration model.
+
+Settings cross one boundary (``cachekit.config.settings``) and arrive here as immutable
+msgspec Structs. Tunable numbers have no defaults in Python: they come from the preset
+files in ``environments/``. The only defaults below are the "feature not configured"
+values of optional security fields, so that ``SecurityConfig(username=..., password=...)``
+works as in the original documentation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+CompressionAlgorithm = Literal["zstd", "zlib", "lz4", "none"]
+TLSVersion = Literal["TLSv1.2", "TLSv1.3"]
+TelemetryProviders = Literal["app", "auto", "own"]
+OTLPProtocol = Literal["http/protobuf", "grpc"]
+# Share of an alert's threshold a value must fall back to before the alert clears.
+ClearRatio = Annotated[float, msgspec.Meta(gt=0, le=1)]
+Posture = Literal["strict", "relaxed"]
+RecoveryPolicy = Literal["drop", "write_back"]
+# A signing / encryption key: a random string from a secrets store, 16 characters or more.
+SecretKey = Annotated[str, msgspec.Meta(min_length=16)]
+
+# Levels each algorithm accepts (inclusive); "none" ignores the level.
+COMPRESSION_LEVELS: dict[str, tuple[int, int]] = {
+    "zstd": (1, 22),
+    "zlib": (0, 9),
+    "lz4": (0, 16),
+    "none": (0, 0),
+}
+
+# Dotted keys whose values are secrets: masked in every output.
+SECRET_KEYS: frozenset[str] = frozenset(
+    {
+        "redis.password",
+        "security.password",
+        "security.signing_keys",
+        "security.encryption_keys",
+        "server.token",
+    }
+)
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every config section: frozen, keyword-only, unknown keys rejected."""
+
+
+class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Where Redis is and how cachekit talks to it. ``url = ""`` means memory only."""
+
+    url: str
+    max_connections: PositiveInt
+    socket_timeout: PositiveFloat
+    connect_timeout: PositiveFloat
+    retries: NonNegativeInt
+    retry_backoff_base: PositiveFloat
+    retry_backoff_cap: PositiveFloat
+    fail_on_connection_error: bool
+    auto_pipeline: bool
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        from cachekit.config.masking import mask_url
+
+        pw = "None" if self.password is None else "'***'"
+        return (
+            f"RedisConfig(url={mask_url(self.url)!r}, username={self.username!r}, "
+            f"password={pw}, max_connections={self.max_connections}, "
+            f"socket_timeout={self.socket_timeout}, connect_timeout={self.connect_timeout})"
+        )
+
+
+class MemoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The in-process tier: TTL + LRU bounded by entries and bytes."""
+
+    enabled: bool
+    max_entries: PositiveInt
+    max_bytes: PositiveInt
+
+
+class CompressionConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Compression of encoded values above ``threshold`` bytes."""
+
+    algorithm: CompressionAlgorithm
+    level: int
+    threshold: NonNegativeInt
+
+
+class TTLConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Time to live, in seconds, when a call gives none."""
+
+    default: PositiveInt
+
+
+class SecurityConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """TLS, authentication, posture rules and entry protection (the original's names).
+
+    ``username`` / ``password`` are the ACL user (a password alone is legacy ``AUTH``);
+    they are the same setting as ``redis.username`` / ``redis.password``: set either,
+    setting both to different values is a configuration error. ``signing_keys`` and
+    ``encryption_keys`` protect stored entries (the first key writes, any key reads).
+    Every field has a default so that ``SecurityConfig(username=..., password=...,
+    use_tls=True)`` works as in the original documentation; resolved configs take them
+    from the preset files.
+    """
+
+    use_tls: bool = False
+    tls_ca_path: str | None = None
+    tls_cert_path: str | None = None
+    tls_key_path: str | None = None
+    verify_certificates: bool = True
+    min_tls_version: TLSVersion = "TLSv1.2"
+    allow_insecure: bool = False
+    username: str | None = None
+    password: str | None = None
+    posture: Posture = "relaxed"
+    signing_keys: tuple[SecretKey, ...] = ()
+    encryption_keys: tuple[SecretKey, ...] = ()
+
+    def __repr__(self) -> str:
+        def keys(found: tuple[str, ...]) -> str:
+            return f"<{len(found)} key{'s' if len(found) != 1 else ''}>"
+
+        pw = "None" if self.password is None else "'***'"
+        return (
+            f"SecurityConfig(use_tls={self.use_tls}, tls_ca_path={self.tls_ca_path!r}, "
+            f"tls_cert_path={self.tls_cert_path!r}, tls_key_path={self.tls_key_path!r}, "
+            f"verify_certificates={self.verify_certificates}, "
+            f"min_tls_version={self.min_tls_version!r}, allow_insecure={self.allow_insecure}, "
+            f"username={self.username!r}, password={pw}, "
+            f"posture={self.posture!r}, signing_keys={keys(self.signing_keys)}, "
+            f"encryption_keys={keys(self.encryption_keys)})"
+        )
+
+
+class MonitoringConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Telemetry switches, where telemetry goes, and the alert rules' thresholds.
+
+    ``providers``: ``app`` uses the OpenTelemetry providers the application installed
+    (nothing is exported when it installed none), ``own`` gives cachekit providers of its
+    own (never global) exporting over OTLP, ``auto`` uses the application's where it has
+    them and cachekit's own where an OTLP endpoint is configured. The standard ``OTEL_*``
+    variables win over ``otlp_protocol`` and ``export_interval_seconds``.
+    """
+
+    enabled: bool
+    providers: TelemetryProviders
+    otlp_protocol: OTLPProtocol
+    export_interval_seconds: PositiveFloat
+    duration_sample_every: PositiveInt
+    slow_operation_seconds: PositiveFloat
+    slow_key_generation_seconds: PositiveFloat
+    memory_warning_bytes: PositiveInt
+    memory_critical_bytes: PositiveInt
+    invalidation_warning_per_hour: PositiveInt
+    invalidation_critical_per_hour: PositiveInt
+    invalidation_pattern_share: Fraction
+    invalidation_pattern_min_events: PositiveInt
+    hit_ratio_floor: Fraction
+    hit_ratio_window_seconds: PositiveFloat
+    hit_ratio_min_lookups: PositiveInt
+    degraded_alert_seconds: PositiveFloat
+    alert_eval_seconds: PositiveFloat
+    alert_window_seconds: PositiveFloat
+    alert_cooldown_seconds: NonNegativeFloat
+    alert_clear_ratio: ClearRatio
+
+
+class ResilienceConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What the cache does when Redis fails: circuit breaker, probes, recovery.
+
+    ``failure_threshold`` consecutive failed Redis calls open the circuit; while open,
+    calls are served from memory and a probe runs after ``probe_backoff_base`` seconds,
+    doubling per failed probe up to ``probe_backoff_cap``. ``recovery`` says what happens
+    to entries written to memory during the outage once Redis is back: ``drop`` them, or
+    ``write_back`` each one only where Redis has no value for its key (SET NX).
+    ``bulk_timeout`` bounds ``clear`` and pattern invalidation, whose work grows with the
+    key space (every other call is bounded by ``redis.socket_timeout``).
+    """
+
+    failure_threshold: PositiveInt
+    probe_backoff_base: PositiveFloat
+    probe_backoff_cap: PositiveFloat
+    recovery: RecoveryPolicy
+    bulk_timeout: PositiveFloat
+
+
+class SizeTiers(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Upper bounds, in characters, of the small / medium / large text tiers."""
+
+    small: PositiveInt
+    medium: PositiveInt
+    large: PositiveInt
+
+
+class TokenFields(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Where a cached AI response keeps its token usage and model: dotted paths into it
+    (``"usage.prompt_tokens"``); ``""`` means responses do not carry that field."""
+
+    prompt: str
+    completion: str
+    model: str
+
+
+class TokenPrice(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Price of 1,000 tokens of one model, in the currency of your choice."""
+
+    prompt: NonNegativeFloat
+    completion: NonNegativeFloat
+
+
+ModelName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class AIConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Prompt-aware keys, the one per-operation TTL table, and what a cache hit saves.
+
+    ``prices`` is keyed by the model a response names (``token_fields.model``); its
+    ``default`` entry prices responses whose model is not listed.
+    """
+
+    enabled: bool
+    text_hash_threshold: NonNegativeInt
+    size_tiers: SizeTiers
+    max_text_length: PositiveInt
+    normalize_whitespace: bool
+    operation_ttls: dict[Name, PositiveInt]
+    token_fields: TokenFields
+    prices: dict[ModelName, TokenPrice]
+
+
+class ServerConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``cachekit serve`` and the ops router: bind address, write token, request limits.
+
+    ``token`` is the bearer token of the mutating endpoints (a secret: set it in
+    ``.secrets.toml`` or ``CACHEKIT_SERVER__TOKEN``). Without one, writes are open only in
+    the ``development`` and ``testing`` environments on a loopback address.
+    """
+
+    host: Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)]
+    max_body_bytes: PositiveInt
+    require_redis: bool
+    token: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+
+    def __repr__(self) -> str:
+        token = "None" if self.token is None else "'***'"
+        return (
+            f"ServerConfig(host={self.host!r}, port={self.port}, token={token}, "
+            f"max_body_bytes={self.max_body_bytes}, require_redis={self.require_redis})"
+        )
+
+
+class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The whole resolved configuration: one frozen object per stack."""
+
+    preset: str
+    environment: Name
+    enabled: bool
+    namespace: Name
+    ttl: TTLConfig
+    redis: RedisConfig
+    memory: MemoryConfig
+    compression: CompressionConfig
+    security: SecurityConfig
+    monitoring: MonitoringConfig
+    ai: AIConfig
+    server: ServerConfig
+    resilience: ResilienceConfig
+
+    @property
+    def default_ttl(self) -> int:
+        """The TTL applied when a call gives none (the original's attribute name)."""
+        return self.ttl.default
+
+    @property
+    def redis_url(self) -> str | None:
+        """The Redis URL, or ``None`` for a memory-only stack."""
+        return self.redis.url or None
+
+    @property
+    def key_prefix(self) -> str:
+        """Prefix of every Redis key this stack owns: ``namespace:environment:``."""
+        return f"{self.namespace}:{self.environment}:"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict of the config (secrets in clear: mask before showing)."""
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
+
+    def __repr__(self) -> str:
+        return (
+            f"CacheConfig(preset={self.preset!r}, environment={self.environment!r}, "
+            f"enabled={self.enabled}, redis={self.redis!r})"
+        )
+
+
+# The original's name for an AI-enabled configuration: same class, same validation.
+AICacheConfig = CacheConfig

@@ -1,0 +1,189 @@
+"""Posture rules: which Redis connections an environment accepts.
+
+A preset sets ``security.posture``. Under ``"strict"`` (the ``production`` and
+``ai-production`` presets) validation refuses three things, each a named rule:
+
+    plaintext-remote        a ``redis://`` URL to a host that is not loopback
+    unauthenticated-remote  a non-loopback host without a password or client certificate
+    unverified-tls          ``security.verify_certificates = false``
+
+unless ``security.allow_insecure = true``, which turns each refusal into a warning logged
+at every start. Loopback hosts and unix sockets may be plaintext and unauthenticated; under
+``strict`` that is a warning (``plaintext-local``, ``unauthenticated-local``). Under
+``"relaxed"`` every finding is a note: reported by ``cachekit config validate``, never fatal.
+
+Rules read the nested settings (raw or ``CacheConfig.to_dict()``) and never do I/O: a host
+name is not resolved, so a name that resolves to loopback still counts as remote.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from cachekit.config.model import CacheConfig
+
+Severity = Literal["error", "warning", "note"]
+
+logger = logging.getLogger("cachekit")
+
+RULES: dict[str, str] = {
+    "plaintext-remote": "a plaintext redis:// URL to a host that is not loopback",
+    "unauthenticated-remote": "a non-loopback host without a password or client certificate",
+    "unverified-tls": "security.verify_certificates = false",
+    "plaintext-local": "a plaintext connection to a loopback host or unix socket",
+    "unauthenticated-local": "no authentication to a loopback host or unix socket",
+}
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+class Finding(msgspec.Struct, frozen=True):
+    """One posture finding: the rule, how serious it is, the key to change, and why."""
+
+    rule: str
+    severity: Severity
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.severity}: posture rule '{self.rule}' ({self.key}): {self.message}"
+
+
+def _get(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def endpoint(url: str) -> tuple[str, str | None, bool]:
+    """``(scheme, host, local)`` of a Redis URL; ``local`` for loopback hosts and sockets.
+
+    A ``redis://`` URL without a host means localhost (redis-py's default).
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme == "unix":
+        return scheme, None, True
+    host = parts.hostname or ""
+    return scheme, host or None, is_loopback(host)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` names and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if not host:
+        return True
+    name = host.lower().rstrip(".")
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_password(url: str) -> str | None:
+    """The password in a URL's userinfo, or None."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _authenticated(data: Mapping[str, Any], url: str, tls: bool) -> bool:
+    secrets = (_get(data, "redis.password"), _get(data, "security.password"), url_password(url))
+    client_cert = tls and bool(_get(data, "security.tls_cert_path"))
+    return any(isinstance(s, str) and s for s in secrets) or client_cert
+
+
+def evaluate(data: Mapping[str, Any]) -> list[Finding]:
+    """Posture findings for nested settings (raw merged layers or ``config.to_dict()``).
+
+    Values of the wrong type are left to validation: they yield no finding here.
+    """
+    url = _get(data, "redis.url")
+    posture = _get(data, "security.posture")
+    if not isinstance(url, str) or not url or posture not in ("strict", "relaxed"):
+        return []
+    try:
+        scheme, host, local = endpoint(url)
+    except ValueError:
+        return []
+    strict = posture == "strict"
+    waived = _get(data, "security.allow_insecure") is True
+    tls = scheme == "rediss"
+    where = "a unix socket" if scheme == "unix" else f"host {host or 'localhost'!r}"
+    found: list[tuple[str, str, str, bool]] = []  # rule, key, message, refusable
+    if local:
+        if not tls:
+            message = f"plaintext connection to {where}"
+            found.append(("plaintext-local", "redis.url", message, False))
+        if not _authenticated(data, url, tls):
+            message = f"no authentication to {where}"
+            found.append(("unauthenticated-local", "redis.password", message, False))
+    else:
+        if not tls:
+            found.append((
+                "plaintext-remote",
+                "redis.url",
+                f"plaintext redis:// to non-loopback {where}: use rediss:// (TLS)",
+                True,
+            ))
+        if not _authenticated(data, url, tls):
+            found.append((
+                "unauthenticated-remote",
+                "redis.password",
+                f"no authentication to non-loopback {where}: set redis.password (and "
+                "redis.username for an ACL user) or a client certificate "
+                "(security.tls_cert_path, security.tls_key_path)",
+                True,
+            ))
+    if _get(data, "security.verify_certificates") is False:
+        found.append((
+            "unverified-tls",
+            "security.verify_certificates",
+            "server certificates are not verified, so anyone on the path can impersonate "
+            "Redis: set security.tls_ca_path to the CA that signed the server certificate",
+            True,
+        ))
+    findings = []
+    for rule, key, message, refusable in found:
+        if not strict:
+            severity: Severity = "note"
+        elif refusable and not waived:
+            severity = "error"
+            message += "; or set security.allow_insecure = true to accept the risk"
+        else:
+            severity = "warning"
+            if refusable:
+                message += " (accepted: security.allow_insecure = true)"
+        findings.append(Finding(rule=rule, severity=severity, key=key, message=message))
+    return findings
+
+
+def findings(config: CacheConfig) -> list[Finding]:
+    """Posture findings of a resolved config."""
+    return evaluate(config.to_dict())
+
+
+def log_findings(config: CacheConfig) -> None:
+    """Log the findings of ``config`` on logger ``cachekit``: warnings as WARNING, notes as DEBUG.
+
+    Called at every start (``resolve``), so an accepted risk stays visible in the logs.
+    """
+    for finding in findings(config):
+        level = logging.WARNING if finding.severity != "note" else logging.DEBUG
+        logger.log(
+            level,
+            "security posture %s (preset %s, environment %s): %s",
+            finding.severity,
+            config.preset,
+            config.environment,
+            f"rule '{finding.rule}' ({finding.key}): {finding.message}",
+        )

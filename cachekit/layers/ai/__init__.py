@@ -1,0 +1,1 @@
+"""The AI response layer: per-operation TTLs, invalidation by operation, savings stats."""

@@ -1,0 +1,1 @@
+"""Graceful degradation: the resilient wrapper, its circuit breaker and its outage journal."""

@@ -1,0 +1,438 @@
+"""``ResilientCache``: keeps a stack serving when Redis fails, hangs or refuses.
+
+    ResilientCache(TieredCache(memory, redis))  or  ResilientCache(RedisBackend)
+
+Every call that needs Redis runs under ``asyncio.timeout(redis.socket_timeout)``: the
+socket timeout alone bounds neither pool waits, retries nor reconnects, and a paused
+server keeps its connections open. A call that fails or times out is answered by the
+memory tier instead (reads: what memory holds, else a miss; writes: into memory) and
+counted by the ``CircuitBreaker``. Once the circuit opens, calls skip Redis at once and a
+background task probes Redis (a short-lived write, no retries) with backoff; the first
+probe that succeeds settles the outage (``OutageJournal``) and closes the circuit.
+
+In strict mode (``redis.fail_on_connection_error``) calls raise ``CacheUnavailableError``
+(or a subclass) instead of degrading; an open circuit makes them raise at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
+
+import redis.asyncio as aioredis
+from redis.backoff import AbstractBackoff
+
+from cachekit.backends.memory import InMemoryCache
+from cachekit.backends.redis.backend import RedisBackend
+from cachekit.backends.redis.connection import make_client
+from cachekit.config.model import CacheConfig
+from cachekit.errors import CacheTimeoutError, CacheUnavailableError
+from cachekit.health import HealthReport, StateChange, Status, note_degraded_read
+from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
+from cachekit.layers.resilience.outage import OutageJournal
+from cachekit.layers.tiered import TieredCache
+from cachekit.layers.wrapper import CacheWrapper
+from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
+
+T = TypeVar("T")
+
+logger = logging.getLogger("cachekit.resilience")
+
+PROBE_KEY: Final = "__cachekit_probe__"
+"""Key, inside the namespace, that probes write (it expires after a few seconds)."""
+_PROBE_TTL: Final = 5
+_SETTLE_ROUNDS: Final = 3
+
+
+class ResilientCache(CacheWrapper):
+    """Serves from memory while Redis fails; bounds every call; recovers by itself.
+
+    ``inner`` is a ``TieredCache`` (its memory tier serves degraded calls) or a bare
+    ``RedisBackend`` (then a standby memory cache, sized like the memory tier, serves
+    them; it is consulted only while Redis fails). ``probe_client`` is the redis-py
+    client probes use (default: one of their own, without retries). ``clock`` and
+    ``backoff`` go to the circuit breaker.
+    """
+
+    def __init__(
+        self,
+        inner: CacheInterface,
+        config: CacheConfig | None = None,
+        *,
+        probe_client: aioredis.Redis | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: AbstractBackoff | None = None,
+    ) -> None:
+        super().__init__(inner)
+        config = config or inner.config
+        if config is None:
+            raise TypeError("ResilientCache needs the CacheConfig of the stack it wraps")
+        if isinstance(inner, TieredCache):
+            near, far, self.standby = inner.near, inner.far, False
+        elif isinstance(inner, RedisBackend):
+            near = InMemoryCache(
+                default_ttl=inner.default_ttl,
+                max_size=config.memory.max_entries,
+                max_bytes=config.memory.max_bytes,
+            )
+            far, self.standby = inner, True
+        else:
+            raise TypeError(
+                f"ResilientCache wraps a TieredCache or a RedisBackend, not {type(inner).__name__}"
+            )
+        self.memory: InMemoryCache = near
+        """Serves degraded calls: the memory tier, or the standby cache of a Redis-only stack."""
+        self.config = self._config = config
+        self.strict = config.redis.fail_on_connection_error
+        self.timeout = config.redis.socket_timeout
+        self.probe_timeout = config.redis.connect_timeout + config.redis.socket_timeout
+        self.bulk_timeout = config.resilience.bulk_timeout
+        self.breaker = CircuitBreaker.from_config(config.resilience, clock=clock)
+        if backoff is not None:
+            self.breaker.backoff = backoff
+        self.breaker.on_change = self._circuit_changed
+        self.journal = OutageJournal(
+            near, far, recovery=config.resilience.recovery, timeout=self.bulk_timeout
+        )
+        self._probe_client = probe_client
+        self._owns_probe_client = probe_client is None
+        self._probe_tier: RedisBackend | None = None
+        self._listeners: list[Callable[[StateChange], object]] = []
+        self._status: Status = "ok"
+        self._prober: asyncio.Task[None] | None = None
+        self._settler: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def state(self) -> Status:
+        """``ok``, ``degraded`` (serving from memory) or ``unavailable`` (strict mode)."""
+        return self._status
+
+    def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
+        """Call ``callback(StateChange)`` on every status change; returns the unsubscribe.
+
+        Callbacks run inline on the event loop: keep them short. Their errors are logged.
+        """
+        self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    async def health(self) -> HealthReport:
+        """``ok`` after a successful probe (a write without retries); otherwise
+        ``degraded`` (``unavailable`` in strict mode) with the reasons. While the circuit
+        is open it answers at once, from the breaker's state."""
+        if self.breaker.closed and not self._closed:
+            reason = await self._probe()
+            if reason is None:
+                self._succeeded()
+            else:
+                self.breaker.trip(reason)
+        return self._report()
+
+    def _report(self) -> HealthReport:
+        breaker = self.breaker
+        memory = "standby" if self.standby and breaker.closed else "ok"
+        if breaker.closed:
+            return HealthReport(status="ok", tiers={"memory": memory, "redis": "ok"})
+        reasons = [f"redis failing for {breaker.open_for():.1f}s: {breaker.last_error}"]
+        if breaker.state is CircuitState.OPEN:
+            reasons.append(f"next probe in {breaker.seconds_until_probe():.1f}s")
+        else:
+            reasons.append("probing redis")
+        reasons.append(
+            "calls raise CacheUnavailableError" if self.strict else "serving from the memory tier"
+        )
+        summary = self.journal.summary()
+        if summary:
+            reasons.append(summary)
+        if self.journal.lost_invalidations:
+            lost = self.journal.lost_invalidations
+            reasons.append(f"{lost} invalidations could not be kept for replay")
+        status: Status = "unavailable" if self.strict else "degraded"
+        return HealthReport(
+            status=status, reasons=tuple(reasons), tiers={"memory": memory, "redis": "failing"}
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def connect(self) -> bool:
+        """Connect within ``connect_timeout + socket_timeout``. When Redis is not there:
+        False and degraded (probing starts), or ``CacheUnavailableError`` in strict mode."""
+        self._closed = False
+        limit = self.probe_timeout
+        try:
+            async with asyncio.timeout(limit):
+                await self.inner.connect()
+        except CacheUnavailableError as exc:
+            error: CacheUnavailableError = exc
+        except TimeoutError:
+            error = CacheTimeoutError(f"redis connect: no answer within {limit:g}s")
+        else:
+            self._succeeded()
+            return True
+        self.breaker.trip(str(error))
+        if self.strict:
+            raise error
+        return False
+
+    async def aclose(self) -> None:
+        """Stop probing and settling, close the probe client, then the stack."""
+        self._closed = True
+        for task in (self._prober, self._settler):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._prober = self._settler = None
+        tier, self._probe_tier = self._probe_tier, None
+        if tier is not None:
+            await tier.aclose()
+        client = self._probe_client
+        if self._owns_probe_client and client is not None:
+            self._probe_client = None
+            await client.aclose()
+        await self.inner.aclose()
+
+    # -- the protocol -------------------------------------------------------------------
+    async def get(self, key: str, *, type: Any = None) -> Any:
+        tiered = self.inner if not self.standby and self.breaker.closed else None
+        if isinstance(tiered, TieredCache):
+            # A memory hit needs no Redis and no deadline: answer it straight away.
+            value = await self.memory.get(key, type=type)
+            if value is not None:
+                return value
+
+        async def degraded(reason: str) -> Any:
+            note_degraded_read(reason)
+            return await self.memory.get(key, type=type)
+
+        if isinstance(tiered, TieredCache):
+            return await self._run("GET", lambda: tiered.get_far(key, type=type), degraded)
+        return await self._run("GET", lambda: self.inner.get(key, type=type), degraded)
+
+    async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
+        seconds = check_ttl(ttl, self.default_ttl)
+
+        async def degraded(reason: str) -> None:
+            await self.memory.set(key, value, seconds)
+            await self.journal.wrote((key,))
+
+        await self._run("SET", lambda: self.inner.set(key, value, seconds), degraded)
+
+    async def delete(self, key: str) -> bool:
+        async def degraded(reason: str) -> bool:
+            self.journal.deleted((key,))
+            return await self.memory.delete(key)
+
+        return await self._run("DELETE", lambda: self.inner.delete(key), degraded)
+
+    async def exists(self, key: str) -> bool:
+        async def degraded(reason: str) -> bool:
+            return await self.memory.exists(key)
+
+        return await self._run(
+            "EXISTS",
+            lambda: self.inner.exists(key),
+            degraded,
+            asks_redis=not await self._in_memory((key,)),
+        )
+
+    async def get_many(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
+        wanted = list(keys)
+
+        async def degraded(reason: str) -> dict[str, Any]:
+            note_degraded_read(reason)
+            return await self.memory.get_many(wanted, type=type)
+
+        return await self._run(
+            "MGET",
+            lambda: self.inner.get_many(wanted, type=type),
+            degraded,
+            asks_redis=not await self._in_memory(wanted),
+        )
+
+    async def set_many(self, items: Mapping[str, Any], ttl: TTL = UNSET) -> None:
+        seconds = check_ttl(ttl, self.default_ttl)
+        batch = dict(items)
+
+        async def degraded(reason: str) -> None:
+            await self.memory.set_many(batch, seconds)
+            await self.journal.wrote(batch)
+
+        await self._run("SET", lambda: self.inner.set_many(batch, seconds), degraded)
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        wanted = list(keys)
+
+        async def degraded(reason: str) -> int:
+            self.journal.deleted(wanted)
+            return await self.memory.delete_many(wanted)
+
+        return await self._run("DELETE", lambda: self.inner.delete_many(wanted), degraded)
+
+    async def delete_matching(self, pattern: str) -> int:
+        async def degraded(reason: str) -> int:
+            self.journal.matched(pattern)
+            return await self.memory.delete_matching(pattern)
+
+        return await self._run(
+            "SCAN", lambda: self.inner.delete_matching(pattern), degraded, bulk=True
+        )
+
+    async def clear(self) -> None:
+        async def degraded(reason: str) -> None:
+            self.journal.cleared()
+            await self.memory.clear()
+
+        await self._run("SCAN", self.inner.clear, degraded, bulk=True)
+
+    # -- the one place calls meet Redis failures ----------------------------------------
+    async def _run(
+        self,
+        op: str,
+        remote: Callable[[], Awaitable[T]],
+        degraded: Callable[[str], Awaitable[T]],
+        *,
+        bulk: bool = False,
+        asks_redis: bool = True,
+    ) -> T:
+        """``remote()`` within the time bound, or ``degraded(reason)`` when Redis fails.
+
+        ``asks_redis`` False: the memory tier will answer, so a success says nothing
+        about Redis (a failure still counts: a value of the wrong type goes to Redis).
+        """
+        if not self.breaker.closed:
+            reason = f"circuit open: {self.breaker.last_error}"
+            if self.strict:
+                raise CacheUnavailableError(f"redis {op} skipped, {reason}")
+            return await degraded(reason)
+        limit = self.bulk_timeout if bulk else self.timeout
+        try:
+            async with asyncio.timeout(limit):
+                result = await remote()
+        except CacheUnavailableError as exc:
+            error: CacheUnavailableError = exc
+        except TimeoutError as exc:
+            error = CacheTimeoutError(f"redis {op}: no answer within {limit:g}s")
+            error.__cause__ = exc
+        else:
+            if asks_redis:
+                self._succeeded()
+            return result
+        self.breaker.record_failure(str(error))
+        if self.strict:
+            raise error
+        return await degraded(str(error))
+
+    async def _in_memory(self, keys: Iterable[str]) -> bool:
+        """Whether the memory tier in front of Redis holds every key (reads stop there)."""
+        if self.standby or not self.breaker.closed:
+            return False
+        exists = self.memory.exists
+        for key in keys:
+            if not await exists(key):
+                return False
+        return True
+
+    def _succeeded(self) -> None:
+        self.breaker.record_success()
+        if self.breaker.closed and self.journal.pending:
+            self._start_settler()
+
+    # -- background tasks ---------------------------------------------------------------
+    def _circuit_changed(self, previous: CircuitState, current: CircuitState, reason: str) -> None:
+        if current is CircuitState.OPEN and self._prober is None and not self._closed:
+            self._prober = asyncio.get_running_loop().create_task(self._probe_until_closed())
+        if current is CircuitState.CLOSED:
+            status: Status = "ok"
+        else:
+            status = "unavailable" if self.strict else "degraded"
+        if status == self._status:
+            return
+        change = StateChange(previous=self._status, current=status, reason=reason)
+        self._status = status
+        if status == "ok":
+            logger.info("cachekit: redis is back, cache ok again (%s)", reason)
+        else:
+            logger.warning("cachekit: redis failing, cache %s: %s", status, reason)
+        for callback in list(self._listeners):
+            try:
+                callback(change)
+            except Exception:
+                logger.exception("cachekit: a state change callback failed")
+
+    async def _probe_until_closed(self) -> None:
+        """While the circuit is open: wait out the backoff, probe, settle, close."""
+        try:
+            while not self._closed and not self.breaker.closed:
+                await asyncio.sleep(self.breaker.seconds_until_probe())
+                if not self.breaker.begin_probe():
+                    continue
+                await self._fresh_probe_connection()
+                reason = await self._probe() or await self.journal.settle()
+                if reason is None:
+                    self.breaker.record_success()
+                else:
+                    self.breaker.record_failure(reason)
+        except Exception:  # pragma: no cover - a bug; never let the task die silently
+            logger.exception("cachekit: the redis probe task failed")
+        finally:
+            if self._prober is asyncio.current_task():
+                self._prober = None
+        if self.breaker.closed and self.journal.pending:
+            self._start_settler()
+
+    def _start_settler(self) -> None:
+        if self._settler is None and not self._closed:
+            self._settler = asyncio.get_running_loop().create_task(self._settle_while_pending())
+
+    async def _settle_while_pending(self) -> None:
+        """Settle what isolated failures (or writes during a probe) left in the journal."""
+        try:
+            for _ in range(_SETTLE_ROUNDS):
+                if not (self.breaker.closed and self.journal.pending):
+                    break
+                reason = await self.journal.settle()
+                if reason is not None:
+                    self.breaker.record_failure(reason)
+                    break
+        except Exception:  # pragma: no cover - a bug; never let the task die silently
+            logger.exception("cachekit: settling with redis after a failure failed")
+        finally:
+            if self._settler is asyncio.current_task():
+                self._settler = None
+
+    # -- probes -------------------------------------------------------------------------
+    def _probe_backend(self) -> RedisBackend:
+        if self._probe_tier is None:
+            if self._probe_client is None:
+                self._probe_client = make_client(self._config, retries=0)
+            self._probe_tier = RedisBackend(self._config, client=self._probe_client)
+        return self._probe_tier
+
+    async def _fresh_probe_connection(self) -> None:
+        """Drop the probe client's pooled connections: they may predate a restart."""
+        if self._owns_probe_client and self._probe_client is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.timeout):
+                    await self._probe_client.connection_pool.disconnect()
+
+    async def _probe(self) -> str | None:
+        """Write a short-lived key without retries; None when Redis took it, else why not."""
+        limit = self.probe_timeout
+        try:
+            async with asyncio.timeout(limit):
+                await self._probe_backend().set(PROBE_KEY, 1, ttl=_PROBE_TTL)
+        except CacheUnavailableError as exc:
+            return str(exc)
+        except TimeoutError:
+            return f"redis probe: no answer within {limit:g}s"
+        return None

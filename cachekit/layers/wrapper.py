@@ -1,0 +1,80 @@
+"""``CacheWrapper``: the base of cross-cutting layers that implement the same protocol.
+
+A wrapper forwards every operation to ``inner``; subclasses override only what they add
+to (tiering, resilience, telemetry, the AI domain layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from cachekit.health import HealthReport, StateChange
+from cachekit.protocol import TTL, UNSET, CacheInterface
+
+
+class CacheWrapper(CacheInterface):
+    """Forwards the protocol to ``inner``."""
+
+    def __init__(self, inner: CacheInterface) -> None:
+        super().__init__()
+        self.inner = inner
+        self.default_ttl = inner.default_ttl
+        self.key_generator = inner.key_generator
+        self.config = inner.config
+        self.monitor = inner.monitor
+
+    async def get(self, key: str, *, type: Any = None) -> Any:
+        return await self.inner.get(key, type=type)
+
+    async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
+        await self.inner.set(key, value, ttl)
+
+    async def delete(self, key: str) -> bool:
+        return await self.inner.delete(key)
+
+    async def exists(self, key: str) -> bool:
+        return await self.inner.exists(key)
+
+    async def get_many(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
+        return await self.inner.get_many(keys, type=type)
+
+    async def set_many(self, items: Mapping[str, Any], ttl: TTL = UNSET) -> None:
+        await self.inner.set_many(items, ttl)
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        return await self.inner.delete_many(keys)
+
+    async def clear(self) -> None:
+        await self.inner.clear()
+
+    async def delete_matching(self, pattern: str) -> int:
+        return await self.inner.delete_matching(pattern)
+
+    async def connect(self) -> bool:
+        return await self.inner.connect()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def health(self) -> HealthReport:
+        return await self.inner.health()
+
+    def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
+        return self.inner.on_state_change(callback)
+
+
+def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
+    """Every layer of a stack, outermost first (wrappers' ``inner``, tiers' ``near``/``far``)."""
+    pending = [cache]
+    seen: set[int] = set()
+    while pending:
+        layer = pending.pop(0)
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        for attr in ("inner", "near", "far"):
+            child = getattr(layer, attr, None)
+            if isinstance(child, CacheInterface):
+                pending.append(child)

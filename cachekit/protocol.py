@@ -1,0 +1,227 @@
+"""``CacheInterface``: the one small protocol every cache and wrapper implements.
+
+Backends implement the eight abstract methods; the base class supplies TTL checking,
+single-flight ``get_or_set``, the lifecycle (``connect``/``aclose``/``async with``) and
+``build_key``. Wrappers (tiering, resilience, telemetry) implement the same protocol,
+so a resolved stack reads as a composition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from cachekit.errors import CacheValueError
+
+if TYPE_CHECKING:
+    from cachekit.config.model import CacheConfig
+    from cachekit.health import GetResult, HealthReport, StateChange
+    from cachekit.keys import CacheKeyGenerator
+    from cachekit.telemetry.monitor import CachePerformanceMonitor
+
+T = TypeVar("T")
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""Sentinel for "argument not given" (``ttl=None`` means no expiry, so it cannot be None)."""
+
+TTL = float | int | None | _Unset
+Loader = Callable[[], Any]
+
+
+def check_ttl(ttl: TTL, default: float | None) -> float | None:
+    """Resolve a TTL argument: UNSET → ``default``; None → no expiry; must be > 0."""
+    if ttl is UNSET:
+        return default
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise CacheValueError(f"ttl must be a number of seconds > 0 or None, got {ttl!r}")
+    if not ttl > 0:
+        raise CacheValueError(
+            f"ttl must be > 0 seconds (None means no expiry), got {ttl!r}; "
+            "ttl=0 is never replaced by the default"
+        )
+    return ttl
+
+
+class CacheInterface(ABC):
+    """Async cache protocol: get/set/delete/exists, batch forms, get_or_set, clear."""
+
+    default_ttl: float | None = None
+    #: The resolved configuration this cache was built from, when it came from config.
+    config: CacheConfig | None = None
+    #: Analytics and alerts of the stack (``monitoring.enabled``), else None.
+    monitor: CachePerformanceMonitor | None = None
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        #: Builds keys for ``build_key``; the resolver sets one configured from ``ai``.
+        self.key_generator: CacheKeyGenerator | None = None
+
+    # -- the protocol ----------------------------------------------------------------
+    @abstractmethod
+    async def get(self, key: str, *, type: Any = None) -> Any:
+        """The value stored under ``key`` (decoded into ``type`` when given), or None."""
+
+    @abstractmethod
+    async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
+        """Store ``value`` for ``ttl`` seconds (default when left out, forever when None)."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; True when something was removed."""
+
+    @abstractmethod
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` holds a live value."""
+
+    @abstractmethod
+    async def get_many(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
+        """Values of the keys that hit (misses are left out)."""
+
+    @abstractmethod
+    async def set_many(self, items: Mapping[str, Any], ttl: TTL = UNSET) -> None:
+        """Store several values with one TTL."""
+
+    @abstractmethod
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove several keys; the number removed."""
+
+    @abstractmethod
+    async def clear(self) -> None:
+        """Remove every entry of this cache's namespace (and nothing else)."""
+
+    # -- provided ----------------------------------------------------------------------
+    async def get_or_set(
+        self, key: str, loader: Loader, ttl: TTL = UNSET, *, type: Any = None
+    ) -> Any:
+        """The cached value, or the loader's result stored under ``key``.
+
+        Concurrent callers of a missing key share one loader run (single flight); a
+        loader error reaches every waiter and nothing is cached.
+        """
+        check_ttl(ttl, self.default_ttl)
+        value = await self.get(key, type=type)
+        if value is not None:
+            return value
+        return await self._load_once(key, loader, ttl)
+
+    async def _load_once(self, key: str, loader: Loader, ttl: TTL) -> Any:
+        """Run ``loader`` for a missing ``key`` and store its result; concurrent callers
+        of the same key share that one run (the second half of ``get_or_set``)."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = loader()
+            if inspect.isawaitable(result):
+                result = await result
+            if not is_uncacheable(result) and result is not None:
+                await self.set(key, result, ttl)
+            value = unwrap(result)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def get_result(self, key: str, *, type: Any = None) -> GetResult:
+        """The value under ``key`` and how it was found: ``hit``, ``miss`` or ``degraded``.
+
+        ``degraded`` means Redis could not be asked (the value, if any, came from memory),
+        so callers can tell an outage from a real miss. Works through every wrapper.
+        """
+        from cachekit.health import GetResult, observe_read
+
+        with observe_read() as notes:
+            value = await self.get(key, type=type)
+        if notes:
+            return GetResult("degraded", value, notes[-1])
+        return GetResult("hit" if value is not None else "miss", value)
+
+    def build_key(self, text: str, operation: str, options: Mapping[str, Any] | None = None) -> str:
+        """A collision-free key for ``text`` under ``operation`` with ``options``."""
+        if self.key_generator is None:
+            from cachekit.keys import CacheKeyGenerator
+
+            self.key_generator = CacheKeyGenerator()
+        return self.key_generator.generate_cache_key(text, operation, options)
+
+    async def delete_matching(self, pattern: str) -> int:
+        """Remove every key matching the Redis glob ``pattern``; the number removed.
+
+        Escape user text with ``cachekit.backends.redis.backend.escape_glob`` before putting it in a
+        pattern. Backends that cannot enumerate their keys raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete keys by pattern")
+
+    async def connect(self) -> bool:
+        """Open connections; True when the backend is reachable. Safe to call twice."""
+        return True
+
+    async def health(self) -> HealthReport:
+        """Current health; backends without remote parts are always ``ok``."""
+        from cachekit.health import HealthReport
+
+        return HealthReport(status="ok", tiers={type(self).__name__: "ok"})
+
+    def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
+        """Call ``callback(StateChange)`` whenever the health status changes; returns a
+        function that unsubscribes. Caches without remote parts never change state."""
+        return _no_op
+
+    async def aclose(self) -> None:  # noqa: B027 - a no-op is the right default
+        """Release connections. Safe to call twice."""
+
+    async def __aenter__(self: T) -> T:
+        await self.connect()  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _no_op() -> None:
+    """The unsubscribe function of a cache whose state never changes."""
+
+
+class Uncacheable:
+    """Wraps a loader result that must be returned but not cached (a fallback answer)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def is_uncacheable(value: Any) -> bool:
+    """Whether a loader marked its result as not cacheable."""
+    return isinstance(value, Uncacheable)
+
+
+def unwrap(value: Any) -> Any:
+    """The value inside an ``Uncacheable`` marker, or the value itself."""
+    return value.value if isinstance(value, Uncacheable) else value

@@ -1,0 +1,321 @@
+"""``CacheRuntime``: the one resolved stack of an app's lifespan, and what ops ask of it.
+
+An app resolves its stack once at startup, connects it, serves every request from it and
+closes it at shutdown (the design cachekit grows from built a new cache and connection
+pool per request). The runtime also holds the resolved config with each leaf's source, and
+the rule for the mutating endpoints (``TokenRule``). Nothing here imports a web framework:
+``cachekit.fastapi`` and ``cachekit serve`` sit on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from cachekit.cli.output import flatten, source_of
+from cachekit.config.masking import mask_tree, mask_url
+from cachekit.config.model import CacheConfig
+from cachekit.config.settings import ResolvedSettings, resolve_settings
+from cachekit.errors import CacheConfigError, CacheError, CacheUnavailableError, ConfigProblem
+from cachekit.health import HealthReport
+from cachekit.layers.ai.cache import AIResponseCache
+from cachekit.layers.wrapper import stack_layers
+from cachekit.protocol import CacheInterface
+from cachekit.resolver import resolve
+
+logger = logging.getLogger("cachekit.server")
+
+#: Environments whose mutating endpoints may run without a token (on a loopback host only).
+OPEN_ENVIRONMENTS: Final = frozenset({"development", "testing"})
+CODE_SOURCE: Final = "code (a CacheConfig passed in)"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or name) only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class TokenRule:
+    """Who may call the mutating endpoints: holders of ``server.token``, or anyone when
+    no token is set in ``development``/``testing`` on a loopback host (``open``).
+
+    ``refusal`` says why a service must not start: no token, and not such a place.
+    The token never appears in ``repr`` or messages.
+    """
+
+    __slots__ = ("_token", "environment", "host", "open", "refusal")
+
+    def __init__(self, token: str | None, *, environment: str, host: str) -> None:
+        self._token = None if token is None else token.encode("utf-8")
+        self.environment = environment
+        self.host = host
+        self.open = token is None and environment in OPEN_ENVIRONMENTS and is_loopback(host)
+        self.refusal: str | None = None
+        if token is None and not self.open:
+            self.refusal = (
+                "not set, and the service has mutating endpoints: they may run without a "
+                "token only in the development and testing environments on a loopback host, "
+                f"and this is environment {environment!r} on host {host!r}. Set "
+                "CACHEKIT_SERVER__TOKEN, or token under [<env>.server] in .secrets.toml"
+            )
+
+    @property
+    def mode(self) -> str:
+        """``"token"``, ``"open"`` (no token needed) or ``"refused"`` (no writes possible)."""
+        if self._token is not None:
+            return "token"
+        return "open" if self.open else "refused"
+
+    def enforce(self) -> None:
+        """Raise ``CacheConfigError`` naming ``server.token`` when writes cannot be served."""
+        if self.refusal is not None:
+            raise CacheConfigError([ConfigProblem(key="server.token", message=self.refusal)])
+
+    def warning(self) -> str | None:
+        """The warning to log at start when writes are open."""
+        if not self.open:
+            return None
+        return (
+            "server.token is not set: mutating endpoints accept requests without a token "
+            f"(allowed only in development/testing on loopback; environment "
+            f"{self.environment!r}, host {self.host!r})"
+        )
+
+    def check(self, authorization: str | None) -> str | None:
+        """None when a request with this ``Authorization`` header may write, else why not."""
+        if self._token is None:
+            return None if self.open else "server.token is not set, so writes are refused"
+        if not authorization:
+            return "missing bearer token: send 'Authorization: Bearer <server.token>'"
+        scheme, _, value = authorization.strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value:
+            return "expected 'Authorization: Bearer <server.token>'"
+        # Starlette decodes headers as latin-1: encoding back gives the bytes sent.
+        if not hmac.compare_digest(value.encode("latin-1"), self._token):
+            return "invalid bearer token"
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenRule(mode={self.mode!r}, environment={self.environment!r}, host={self.host!r})"
+        )
+
+
+def describe_stack(cache: CacheInterface) -> str:
+    """The composition as text: ``TieredCache(InMemoryCache, RedisBackend)``."""
+    children = [
+        describe_stack(child)
+        for attr in ("inner", "near", "far")
+        if isinstance(child := getattr(cache, attr, None), CacheInterface)
+    ]
+    name = type(cache).__name__
+    return f"{name}({', '.join(children)})" if children else name
+
+
+def find_ai_layer(cache: CacheInterface) -> AIResponseCache | None:
+    """The ``AIResponseCache`` layer of a stack, if it has one."""
+    for layer in stack_layers(cache):
+        if isinstance(layer, AIResponseCache):
+            return layer
+    return None
+
+
+class CacheRuntime:
+    """One app's resolved stack, its config and sources, and the rule for writes."""
+
+    def __init__(
+        self,
+        cache: CacheInterface,
+        *,
+        config: CacheConfig,
+        sources: Mapping[str, str] | None = None,
+        host: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cache = cache
+        self.config = config
+        self.sources = dict(sources or {})
+        self.host = host or config.server.host
+        self.token_rule = TokenRule(
+            config.server.token, environment=config.environment, host=self.host
+        )
+        #: The stack's AI layer, or one over the stack (per-operation TTLs from config).
+        self.ai_cache = find_ai_layer(cache) or AIResponseCache(inner=cache, config=config)
+        self._clock = clock
+        self._started_at: float | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        config: CacheConfig | None = None,
+        settings: ResolvedSettings | None = None,
+        cache: CacheInterface | None = None,
+        host: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        environment: str | None = None,
+        preset: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        root: str | Path | None = None,
+        redis_client: Any = None,
+    ) -> CacheRuntime:
+        """The runtime for ``settings``, ``config``, a prebuilt ``cache`` or the layered
+        settings (read like ``cachekit.resolve`` does). Nothing connects yet."""
+        sources: dict[str, str]
+        if settings is not None:
+            config, sources = settings.config, dict(settings.sources)
+        elif config is None and cache is not None and cache.config is not None:
+            config = cache.config
+        if config is None:
+            if cache is not None:  # a test double without config: the testing preset
+                settings = resolve_settings(environment="testing", environ={}, use_files=False)
+            else:
+                settings = resolve_settings(
+                    environ=environ,
+                    environment=environment,
+                    preset=preset,
+                    overrides=overrides,
+                    root=root,
+                )
+            config, sources = settings.config, dict(settings.sources)
+        elif settings is None:
+            sources = {key: CODE_SOURCE for key in flatten(config.to_dict())}
+        if cache is None:
+            cache = resolve(config, redis_client=redis_client)
+        return cls(cache, config=config, sources=sources, host=host)
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect the stack. An unreachable Redis degrades to memory (logged) unless
+        ``redis.fail_on_connection_error`` is set, which makes startup fail."""
+        try:
+            connected = await self.cache.connect()
+        except CacheUnavailableError as exc:
+            if self.config.redis.fail_on_connection_error:
+                raise
+            logger.warning(
+                "Redis unreachable at start (%s): serving from memory until it returns", exc
+            )
+        else:
+            if connected is False:
+                logger.warning("Redis unreachable at start: serving from memory until it returns")
+        warning = self.token_rule.warning()
+        if warning is not None:
+            logger.warning(warning)
+        self._started_at = self._clock()
+
+    async def stop(self) -> None:
+        """Close the stack's connections."""
+        await self.cache.aclose()
+
+    # -- what the ops endpoints report ------------------------------------------------
+    async def health(self) -> HealthReport:
+        """``cache.health()``, bounded by the connect plus operation timeout."""
+        budget = self.config.redis.connect_timeout + self.config.redis.socket_timeout
+        try:
+            async with asyncio.timeout(budget):
+                return await self.cache.health()
+        except TimeoutError:
+            reason = f"health check got no answer within {budget:g} s"
+            memory = self.config.memory.enabled and not self.config.redis.fail_on_connection_error
+            return HealthReport(status="degraded" if memory else "unavailable", reasons=(reason,))
+        except CacheError as exc:
+            return HealthReport(status="unavailable", reasons=(str(exc),))
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether to take traffic, and why: not when the stack cannot serve, nor when it
+        serves from memory and ``server.require_redis`` is set."""
+        report = await self.health()
+        body = report.to_dict()
+        ready = report.serving
+        if report.status == "degraded" and self.config.server.require_redis:
+            ready = False
+            body["reasons"].append("server.require_redis is true and Redis is not serving")
+        body["ready"] = ready
+        return ready, body
+
+    async def status(self) -> dict[str, Any]:
+        """Health plus what the stack is: environment, preset, composition, Redis URL."""
+        report = await self.health()
+        config = self.config
+        uptime = None if self._started_at is None else round(self._clock() - self._started_at, 3)
+        return {
+            **report.to_dict(),
+            "environment": config.environment,
+            "preset": config.preset,
+            "namespace": config.namespace,
+            "enabled": config.enabled,
+            "stack": describe_stack(self.cache),
+            "redis_url": mask_url(config.redis.url) or None,
+            "memory_tier": config.memory.enabled,
+            "ai": config.ai.enabled,
+            "writes": self.token_rule.mode,
+            "uptime_seconds": uptime,
+        }
+
+    async def stats(self) -> dict[str, Any]:
+        """Counters of each layer that keeps any (``get_stats``, ``get_cache_stats``)."""
+        out: dict[str, Any] = {}
+        layers = list(stack_layers(self.cache))
+        if not any(layer is self.ai_cache for layer in layers):
+            layers.insert(0, self.ai_cache)  # the AI view over a stack without an AI layer
+        for layer in layers:
+            label = type(layer).__name__
+            if label in out:
+                label = f"{label}#{sum(k.split('#')[0] == label for k in out) + 1}"
+            for name in ("get_cache_stats", "get_stats"):
+                method = getattr(layer, name, None)
+                if callable(method):
+                    try:
+                        result = method()
+                        if inspect.isawaitable(result):
+                            result = await result
+                    except CacheError as exc:
+                        result = {"error": str(exc)}
+                    out[label] = result
+                    break
+            else:
+                corrupt = getattr(layer, "corrupt_entries", None)
+                if isinstance(corrupt, int):
+                    out[label] = {"corrupt_entries": corrupt}
+        return out
+
+    def config_view(self) -> dict[str, Any]:
+        """Every resolved leaf (secrets masked) with the layer it came from."""
+        leaves = flatten(mask_tree(self.config.to_dict()))
+        return {
+            "environment": self.config.environment,
+            "preset": self.config.preset,
+            "settings": {
+                key: {"value": value, "source": source_of(self.sources, key)}
+                for key, value in leaves.items()
+            },
+        }
+
+    async def invalidate(self, *, operation: str | None = None, pattern: str | None = None) -> int:
+        """Remove the entries of an AI ``operation``, or the keys matching a Redis glob
+        ``pattern``; the number removed (from Redis when there is one)."""
+        if operation is not None:
+            return await self.ai_cache.invalidate_by_operation(operation)
+        if pattern is None:
+            raise ValueError("give an operation or a pattern")
+        return await self.cache.delete_matching(pattern)
+
+    def __repr__(self) -> str:
+        return (
+            f"CacheRuntime(stack={describe_stack(self.cache)!r}, "
+            f"environment={self.config.environment!r}, writes={self.token_rule.mode!r})"
+        )
