@@ -2,15 +2,20 @@
 
 Settings layers resolve into one frozen ``CacheConfig``; ``resolve`` wires it into a
 cache stack (memory tier in front of Redis, safe encoding, compression). Importing
-cachekit has no side effects: no clients, no logging configuration, no env reads.
+cachekit has no side effects: no clients, no logging configuration, no env reads, and it
+loads neither the web framework (``cachekit[server]``) nor the OTLP exporters
+(``cachekit[otlp]``) nor dynaconf (loaded when settings are read). The names below are
+the public API; the subpackages hold the layers (see README, "Architecture").
 """
 
-from cachekit.backends.codec import Codec, CodecError
+from cachekit.backends.codec import Codec
 from cachekit.backends.memory import InMemoryCache
 from cachekit.backends.null import NullCache
+from cachekit.compat.ai import AIResponseCache
 from cachekit.compat.ai_config import AIResponseCacheConfig, CacheParameterMapper
 from cachekit.compat.builder import CacheConfigBuilder, EnvironmentPresets
 from cachekit.compat.factory import CacheFactory, GenericRedisCache
+from cachekit.compat.security import RedisCacheSecurityManager
 from cachekit.config.model import (
     AICacheConfig,
     AIConfig,
@@ -27,7 +32,6 @@ from cachekit.config.model import (
     TokenPrice,
     TTLConfig,
 )
-from cachekit.config.security import RedisCacheSecurityManager
 from cachekit.config.settings import ResolvedSettings, load_config, resolve_settings
 from cachekit.errors import (
     CacheConfigError,
@@ -36,11 +40,11 @@ from cachekit.errors import (
     CacheTimeoutError,
     CacheUnavailableError,
     CacheValueError,
+    CodecError,
     ConfigProblem,
 )
 from cachekit.health import GetResult, HealthReport, StateChange
 from cachekit.keys import CacheKeyGenerator
-from cachekit.layers.ai.cache import AIResponseCache
 from cachekit.layers.resilience.cache import ResilientCache
 from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
 from cachekit.layers.tiered import TieredCache

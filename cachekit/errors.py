@@ -1,14 +1,17 @@
 """The one exception tree of cachekit.
 
     CacheError
-    ├── CacheConfigError          invalid settings (every problem, reported together)
-    ├── CacheUnavailableError     Redis cannot serve and strict mode is on (also ConnectionError)
-    │   └── CacheTimeoutError     an operation exceeded its timeout (also TimeoutError)
-    ├── CacheSecurityError        a TLS / ACL / authentication problem in strict mode
-    └── CacheValueError           a value or argument the cache cannot accept (also ValueError)
+    ├── CacheConfigError          invalid settings, every problem reported together (ValueError)
+    ├── CacheUnavailableError     Redis cannot serve and strict mode is on (ConnectionError)
+    │   ├── CacheTimeoutError     an operation exceeded its timeout (TimeoutError)
+    │   └── CacheSecurityError    a TLS / ACL / authentication problem
+    ├── CacheValueError           a value or argument the cache cannot accept (ValueError)
+    └── CodecError                stored bytes that do not decode: the entry is a miss (ValueError)
+        └── IntegrityError        an entry whose signature or encryption does not check out
 
 Errors raised by redis-py are translated into this tree in exactly one place
-(``cachekit.backends.redis.errors.map_redis_errors``).
+(``cachekit.backends.redis.errors.map_redis_errors``). ``CodecError`` never reaches a
+caller of the cache: the Redis tier turns it into a miss and counts it.
 """
 
 from __future__ import annotations
@@ -70,3 +73,11 @@ class CacheSecurityError(CacheUnavailableError):
 
 class CacheValueError(CacheError, ValueError):
     """An argument the cache cannot accept (TTL <= 0, text too long, ...)."""
+
+
+class CodecError(CacheError, ValueError):
+    """Stored bytes that do not decode to a value: foreign, corrupt, truncated or too large."""
+
+
+class IntegrityError(CodecError):
+    """An entry that is unsigned, badly signed, undecryptable, or bound to another key."""

@@ -46,7 +46,8 @@ from cachekit.web.deps import (
 from cachekit.web.limits import BodyLimitMiddleware
 from cachekit.web.ops import ops_router
 from cachekit.web.problems import install_problem_handlers
-from cachekit.web.runtime import CacheRuntime, TokenRule
+from cachekit.web.runtime import CacheRuntime
+from cachekit.web.tokens import TokenRule
 
 __all__ = [
     "AICacheDep",

@@ -1,9 +1,16 @@
-"""``CacheInterface``: the one small protocol every cache and wrapper implements.
+"""The protocols of the stack: ``CacheInterface``, and the tiers' and observers' shapes.
 
-Backends implement the eight abstract methods; the base class supplies TTL checking,
-single-flight ``get_or_set``, the lifecycle (``connect``/``aclose``/``async with``) and
-``build_key``. Wrappers (tiering, resilience, telemetry) implement the same protocol,
-so a resolved stack reads as a composition.
+``CacheInterface`` is the one small protocol every cache and wrapper implements. Backends
+implement the eight abstract methods; the base class supplies TTL checking, single-flight
+``get_or_set``, the lifecycle (``connect``/``aclose``/``async with``) and ``build_key``.
+Wrappers (tiering, resilience, telemetry) implement the same protocol, so a resolved
+stack reads as a composition.
+
+The layers that need more than that are written against the typing protocols below, never
+against a concrete class: ``RemoteTier`` (what tiering, resilience and the outage journal
+call on Redis), ``LocalTier`` (what they call on the memory tier), ``CommandObserver``
+(the hook on a remote tier's command path that telemetry uses) and ``Monitor`` (what the
+AI layer reports to).
 """
 
 from __future__ import annotations
@@ -12,17 +19,16 @@ import asyncio
 import enum
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, TypeVar
 
 from cachekit.errors import CacheValueError
+from cachekit.health import GetResult, HealthReport, StateChange, observe_read
+from cachekit.keys import CacheKeyGenerator
 
 if TYPE_CHECKING:
     from cachekit.config.model import CacheConfig
-    from cachekit.health import GetResult, HealthReport, StateChange
-    from cachekit.keys import CacheKeyGenerator
-    from cachekit.telemetry.monitor import CachePerformanceMonitor
 
 T = TypeVar("T")
 
@@ -61,15 +67,20 @@ class CacheInterface(ABC):
     """Async cache protocol: get/set/delete/exists, batch forms, get_or_set, clear."""
 
     default_ttl: float | None = None
-    #: The resolved configuration this cache was built from, when it came from config.
+    #: What kind of storage this layer is: ``"memory"``, ``"redis"``, or None for a wrapper.
+    tier: ClassVar[str | None] = None
+    #: The resolved configuration of a stack: set by ``resolve`` on the stack it returns.
     config: CacheConfig | None = None
-    #: Analytics and alerts of the stack (``monitoring.enabled``), else None.
-    monitor: CachePerformanceMonitor | None = None
+    #: Builds keys for ``build_key``; ``resolve`` sets one configured from ``ai``.
+    key_generator: CacheKeyGenerator | None = None
 
     def __init__(self) -> None:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
-        #: Builds keys for ``build_key``; the resolver sets one configured from ``ai``.
-        self.key_generator: CacheKeyGenerator | None = None
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """Analytics and alerts of the stack (``monitoring.enabled``), else None."""
+        return None
 
     # -- the protocol ----------------------------------------------------------------
     @abstractmethod
@@ -128,9 +139,7 @@ class CacheInterface(ABC):
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = loader()
-            if inspect.isawaitable(result):
-                result = await result
+            result = await call_loader(loader)
             if not is_uncacheable(result) and result is not None:
                 await self.set(key, result, ttl)
             value = unwrap(result)
@@ -149,8 +158,6 @@ class CacheInterface(ABC):
         ``degraded`` means Redis could not be asked (the value, if any, came from memory),
         so callers can tell an outage from a real miss. Works through every wrapper.
         """
-        from cachekit.health import GetResult, observe_read
-
         with observe_read() as notes:
             value = await self.get(key, type=type)
         if notes:
@@ -160,15 +167,13 @@ class CacheInterface(ABC):
     def build_key(self, text: str, operation: str, options: Mapping[str, Any] | None = None) -> str:
         """A collision-free key for ``text`` under ``operation`` with ``options``."""
         if self.key_generator is None:
-            from cachekit.keys import CacheKeyGenerator
-
             self.key_generator = CacheKeyGenerator()
         return self.key_generator.generate_cache_key(text, operation, options)
 
     async def delete_matching(self, pattern: str) -> int:
         """Remove every key matching the Redis glob ``pattern``; the number removed.
 
-        Escape user text with ``cachekit.backends.redis.backend.escape_glob`` before putting it in a
+        Escape user text with ``cachekit.backends.glob.escape_glob`` before putting it in a
         pattern. Backends that cannot enumerate their keys raise ``NotImplementedError``.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot delete keys by pattern")
@@ -179,8 +184,6 @@ class CacheInterface(ABC):
 
     async def health(self) -> HealthReport:
         """Current health; backends without remote parts are always ``ok``."""
-        from cachekit.health import HealthReport
-
         return HealthReport(status="ok", tiers={type(self).__name__: "ok"})
 
     def on_state_change(self, callback: Callable[[StateChange], object]) -> Callable[[], None]:
@@ -225,3 +228,124 @@ def is_uncacheable(value: Any) -> bool:
 def unwrap(value: Any) -> Any:
     """The value inside an ``Uncacheable`` marker, or the value itself."""
     return value.value if isinstance(value, Uncacheable) else value
+
+
+async def call_loader(loader: Loader) -> Any:
+    """Call a ``get_or_set`` loader, awaiting its result when it returns an awaitable."""
+    result = loader()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+# -- what layers call on the tiers below them ----------------------------------------------
+
+
+class LocalTier(Protocol):
+    """The memory tier as tiering, resilience and the outage journal use it."""
+
+    default_ttl: float | None
+    max_size: int
+    max_bytes: int | None
+    bytes_used: int
+
+    @property
+    def entries(self) -> int:
+        """Entries held (telemetry reads it from the exporter's thread)."""
+        ...
+
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    @property
+    def evictions(self) -> int: ...
+
+    async def get(self, key: str, *, type: Any = None) -> Any: ...
+    async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None: ...
+    async def delete(self, key: str) -> bool: ...
+    async def exists(self, key: str) -> bool: ...
+    async def get_many(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]: ...
+    async def set_many(self, items: Mapping[str, Any], ttl: TTL = UNSET) -> None: ...
+    async def delete_many(self, keys: Iterable[str]) -> int: ...
+    async def delete_matching(self, pattern: str) -> int: ...
+    async def clear(self) -> None: ...
+    async def aclose(self) -> None: ...
+    async def get_ttl(self, key: str) -> float | None:
+        """Seconds ``key`` has left (None: no expiry, or missing)."""
+        ...
+
+    def get_stats(self) -> dict[str, Any]:
+        """The tier's own counters and occupancy."""
+        ...
+
+
+class CommandObserver(Protocol):
+    """A hook on a remote tier's command path (telemetry counts and traces through it).
+
+    The tier hands it each command, or each batch of commands sent in one round trip, as
+    an awaitable; the observer awaits it and returns its result (or lets its error out).
+    """
+
+    async def command(self, name: str, call: Awaitable[T]) -> T: ...
+    async def batch(self, names: Sequence[str], call: Awaitable[T]) -> T: ...
+
+
+class RemoteTier(CacheInterface):
+    """A shared tier (Redis): what tiering, resilience and the outage journal call on it.
+
+    On top of the cache protocol: reads that return the remaining TTL (so a copy in memory
+    expires with the original), ``add_many`` (write only where nothing is stored), a probe
+    that writes without retries, and hooks for telemetry. Failures raise
+    ``CacheUnavailableError`` (or a subclass). ``cachekit.backends.registry`` picks the
+    implementation a URL names.
+    """
+
+    @property
+    @abstractmethod
+    def address(self) -> str:
+        """Where the tier is, as a URL without secrets (for telemetry and reports)."""
+
+    @abstractmethod
+    async def get_with_ttl(self, key: str, *, type: Any = None) -> tuple[Any, float | None]:
+        """The value and its remaining seconds (None: no expiry) in one round trip."""
+
+    @abstractmethod
+    async def get_many_with_ttl(
+        self, keys: Iterable[str], *, type: Any = None
+    ) -> dict[str, tuple[Any, float | None]]:
+        """Hits with their remaining seconds."""
+
+    @abstractmethod
+    async def add_many(self, items: Mapping[str, tuple[Any, float | None]]) -> int:
+        """Store each ``key: (value, ttl)`` only where nothing is stored; the number stored."""
+
+    @abstractmethod
+    async def probe(self, timeout: float, *, fresh: bool = False) -> str | None:
+        """Write a short-lived key without retries within ``timeout`` seconds (on a new
+        connection when ``fresh``); None when the tier took it, else why not."""
+
+    @abstractmethod
+    def observe(self, observer: CommandObserver | None) -> None:
+        """Send every command through ``observer`` from now on (None: stop)."""
+
+    @abstractmethod
+    def observe_compression(self, callback: Callable[[int, int], None] | None) -> None:
+        """Call ``callback(encoded_bytes, stored_bytes)`` for each value compressed."""
+
+
+class Monitor(Protocol):
+    """What layers report to the stack's monitor (``CachePerformanceMonitor``)."""
+
+    def record_invalidation(
+        self, kind: str, operation: str, pattern_label: str, count: int
+    ) -> None: ...
+
+    def record_key_generation_time(
+        self,
+        duration: float,
+        text_length: int = 0,
+        operation_type: str = "",
+        *,
+        sampled: bool | None = None,
+    ) -> None: ...

@@ -1,59 +1,57 @@
 """``resolve``: from a ``CacheConfig`` (or the layered settings) to a wired cache stack.
 
-The stack is a composition of objects implementing one protocol; nothing connects until
-``await cache.connect()`` (or ``async with``)::
+The one place that knows the concrete classes: each component gets the settings section
+it uses, and the derived values (``config.budget``, ``config.key_prefix``) are computed
+once, in the config. Nothing connects until ``await cache.connect()`` (or ``async with``)::
 
-    NullCache                                   enabled = false
-    InMemoryCache | RedisBackend | TieredCache  by memory.enabled and redis.url
-    wrapped by the cross-cutting layers (resilience, telemetry, AI domain layer)
+    NullCache                                      enabled = false
+    InMemoryCache                                  memory.enabled, no redis.url
+    ResilientCache(TieredCache(InMemoryCache, R))  both; R from the backend registry
+    ResilientCache(R)                              redis.url only (a standby memory cache
+                                                   serves while Redis fails)
+    wrapped by Instrumented (monitoring.enabled), then AIResponseCache (ai.enabled)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from cachekit.backends.memory import InMemoryCache
 from cachekit.backends.null import NullCache
-from cachekit.backends.redis.backend import RedisBackend
+from cachekit.backends.registry import remote_backend
 from cachekit.config.model import CacheConfig
 from cachekit.config.posture import log_findings
-from cachekit.config.settings import load_config
+from cachekit.config.settings import environ_or_process, load_config
 from cachekit.keys import CacheKeyGenerator
 from cachekit.layers.ai.cache import AIResponseCache
 from cachekit.layers.resilience.cache import ResilientCache
 from cachekit.layers.tiered import TieredCache
 from cachekit.protocol import CacheInterface
+from cachekit.telemetry.env import OtelEnv
 from cachekit.telemetry.instrumented import instrument
-from cachekit.telemetry.otel import OtelEnv
 
 
-def build_stack(
-    config: CacheConfig, *, redis_client: aioredis.Redis | None = None
-) -> CacheInterface:
+def _memory(config: CacheConfig) -> InMemoryCache:
+    return InMemoryCache(
+        default_ttl=config.ttl.default,
+        max_size=config.memory.max_entries,
+        max_bytes=config.memory.max_bytes,
+    )
+
+
+def build_stack(config: CacheConfig, *, redis_client: Any = None) -> CacheInterface:
     """The storage layers a config asks for, without cross-cutting wrappers."""
     if not config.enabled:
         return NullCache(config.ttl.default)
-    memory = (
-        InMemoryCache(
-            default_ttl=config.ttl.default,
-            max_size=config.memory.max_entries,
-            max_bytes=config.memory.max_bytes,
-        )
-        if config.memory.enabled
-        else None
-    )
-    remote = RedisBackend(config, client=redis_client) if config.redis.url else None
+    memory = _memory(config) if config.memory.enabled else None
+    remote = remote_backend(config, client=redis_client)
     if memory is not None and remote is not None:
         return TieredCache(memory, remote)
-    if remote is not None:
-        return remote
-    assert memory is not None, "validation guarantees a tier"
-    return memory
+    tier = remote or memory
+    assert tier is not None, "validation guarantees a tier"
+    return tier
 
 
 def resolve(
@@ -64,7 +62,7 @@ def resolve(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     root: str | Path | None = None,
-    redis_client: aioredis.Redis | None = None,
+    redis_client: Any = None,
 ) -> CacheInterface:
     """The fully wired, not yet connected cache for ``config`` or the layered settings.
 
@@ -77,16 +75,42 @@ def resolve(
         )
     # Every start logs the posture warnings (accepted risks, plaintext to loopback).
     log_findings(config)
-    cache = build_stack(config, redis_client=redis_client)
-    cache.config = config
-    cache.key_generator = CacheKeyGenerator.from_config(config.ai)
-    # Cross-cutting wrappers, innermost first; each implements the same protocol and
-    # copies config and key_generator from the layer it wraps.
-    if config.enabled and config.redis.url:  # Redis failures degrade to memory
-        cache = ResilientCache(cache, config, probe_client=redis_client)
+    memory = _memory(config) if config.enabled and config.memory.enabled else None
+    remote = remote_backend(config, client=redis_client) if config.enabled else None
+    cache: CacheInterface
+    if not config.enabled:
+        cache = NullCache(config.ttl.default)
+    elif remote is None:
+        assert memory is not None, "validation guarantees a tier"
+        cache = memory
+    else:  # Redis failures degrade to memory
+        cache = ResilientCache(
+            remote,
+            config.resilience,
+            config.budget,
+            memory=memory,
+            standby=None if memory is not None else _memory(config),
+            strict=config.redis.fail_on_connection_error,
+        )
     if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see
         # The OTEL_* variables are read here, at the boundary, like the settings layers.
-        cache = instrument(cache, OtelEnv.from_environ(os.environ if environ is None else environ))
+        cache = instrument(
+            cache,
+            config.monitoring,
+            OtelEnv.from_environ(environ_or_process(environ)),
+            namespace=config.namespace,
+            memory=memory,
+            remote=remote,
+        )
     if config.ai.enabled:  # the AI domain layer is always outermost
-        cache = AIResponseCache(inner=cache)
+        cache = AIResponseCache(
+            cache,
+            config.ai,
+            sample_every=config.monitoring.duration_sample_every,
+            memory=memory,
+            preset=config.preset,
+        )
+    cache.config = config
+    if cache.key_generator is None:
+        cache.key_generator = CacheKeyGenerator.from_config(config.ai)
     return cache

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from cachekit.backends.memory import InMemoryCache
+from cachekit.compat.ai import AIResponseCache
 from cachekit.health import HealthReport, Status
 from cachekit.protocol import TTL, UNSET, Loader
 
@@ -160,7 +161,6 @@ async def running_app(app: Any, *, base_url: str = "http://testserver") -> Async
 def override_cache(app: Any, cache: Any, *, ai_cache: Any = None) -> Iterator[Any]:
     """Make ``app``'s ``CacheDep`` give ``cache``, and ``AICacheDep`` an ``AIResponseCache``
     over it (or ``ai_cache``), inside the block; the previous overrides come back after."""
-    from cachekit.layers.ai.cache import AIResponseCache
     from cachekit.web.deps import get_ai_cache, get_cache
 
     if ai_cache is None:

@@ -237,7 +237,7 @@ async def test_redis_backend_maps_auto_pipelined_errors(redis_server: RedisServe
         .build()
     )
     assert config.redis.auto_pipeline
-    backend = RedisBackend(config)
+    backend = RedisBackend.from_config(config)
     await backend.set("k", "v")
     assert await asyncio.gather(*(backend.get("k") for _ in range(10))) == ["v"] * 10
     redis_server.pause()
@@ -297,21 +297,23 @@ class _Tracing:
 
 
 async def test_autopipeline_commands_are_counted_and_traced(fake: aioredis.Redis) -> None:
-    """Telemetry hooks see auto-pipelined commands: a CLIENT span and a count per caller."""
+    """The backend's command hook sees auto-pipelined commands: a CLIENT span and a count
+    per caller, one BATCH span per multi-command round trip; nothing once unhooked."""
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from cachekit.telemetry.commands import hook_pipeline
+    from cachekit.telemetry.commands import CommandTelemetry
 
+    config = CacheConfigBuilder().with_preset("simple").with_redis("redis://fake").build()
+    backend = RedisBackend.from_config(config, client=fake)
+    assert backend.auto_pipeline is not None
     exporter = InMemorySpanExporter()
-    recorder = type("Recorder", (), {"redis_calls": 0})()
-    pipeline = AutoPipeline(fake)
-    undo = hook_pipeline(pipeline, recorder, _Tracing(exporter))
-    assert undo is not None
-    await asyncio.gather(pipeline.execute("SET", "k", b"v"), pipeline.execute("GET", "k"))
-    await pipeline.execute_many([("GET", "k"), ("PTTL", "k")])
+    recorder: Any = type("Recorder", (), {"redis_calls": 0})()
+    backend.observe(CommandTelemetry(recorder, _Tracing(exporter)))  # type: ignore[arg-type]
+    await asyncio.gather(backend.set("k", b"v"), backend.get("k"))
+    await backend.get_with_ttl("k")
     assert recorder.redis_calls == 3
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert names == ["BATCH", "GET", "SET"]
-    undo()
-    await pipeline.execute("GET", "k")
+    backend.observe(None)
+    await backend.get("k")
     assert recorder.redis_calls == 3

@@ -333,7 +333,7 @@ async def test_canary_never_leaves_telemetry(
             config = load_config(
                 environ=environ, root=root, overrides={"monitoring.enabled": False}
             )
-            cache = Instrumented(resolve(config), telemetry)
+            cache = Instrumented.around(resolve(config), telemetry)
             try:
                 for name, args in (("connect", ()), ("set", ("k", 1)), ("get", ("k",))):
                     try:

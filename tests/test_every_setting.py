@@ -16,11 +16,16 @@ import fakeredis
 import pytest
 
 from cachekit import CacheConfig, CacheConfigBuilder, CacheConfigError, resolve
-from cachekit.backends.redis.connection import connection_kwargs, make_client
+from cachekit.backends.redis.connection import Endpoint
 from cachekit.config.validation import schema_leaves
 
 Probe = Callable[[], Awaitable[None]]
 PROBES: dict[str, Probe] = {}
+
+
+def _kwargs(config: CacheConfig) -> dict[str, Any]:
+    """The redis-py keyword arguments the stack's connection gets from ``config``."""
+    return Endpoint.from_config(config).kwargs()
 
 
 def probe(*leaves: str) -> Callable[[Probe], Probe]:
@@ -66,7 +71,7 @@ async def stored(
 
 
 def pool_kwargs(config: CacheConfig) -> dict[str, Any]:
-    client = make_client(config)
+    client = Endpoint.from_config(config).client()
     pool = client.connection_pool
     return {
         "pool_max": pool.max_connections,
@@ -149,9 +154,9 @@ async def _backoff() -> None:
 
 @probe("redis.username", "redis.password")
 async def _credentials() -> None:
-    kw = connection_kwargs(cfg(redis__username="cache_user", redis__password="pw"))
+    kw = _kwargs(cfg(redis__username="cache_user", redis__password="pw"))
     assert (kw["username"], kw["password"]) == ("cache_user", "pw")
-    assert "password" not in connection_kwargs(cfg())
+    assert "password" not in _kwargs(cfg())
 
 
 @probe("redis.auto_pipeline")
@@ -239,7 +244,7 @@ async def _tls_files(tmp_path_factory: Any = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pki = write_pki(Path(tmp))
         paths = {"ca": pki.ca, "cert": pki.client_cert, "key": pki.client_key}
-        kw = connection_kwargs(
+        kw = _kwargs(
             cfg(
                 redis__url="rediss://x",
                 security__tls_ca_path=str(paths["ca"]),
@@ -250,14 +255,14 @@ async def _tls_files(tmp_path_factory: Any = None) -> None:
         assert (kw["ssl_ca_certs"], kw["ssl_certfile"], kw["ssl_keyfile"]) == tuple(
             str(paths[n]) for n in ("ca", "cert", "key")
         )
-        assert "ssl_ca_certs" not in connection_kwargs(cfg(redis__url="rediss://x"))
+        assert "ssl_ca_certs" not in _kwargs(cfg(redis__url="rediss://x"))
 
 
 @probe("security.username", "security.password")
 async def _security_credentials() -> None:
-    kw = connection_kwargs(cfg(security__username="acl_user", security__password="pw-1"))
+    kw = _kwargs(cfg(security__username="acl_user", security__password="pw-1"))
     assert (kw["username"], kw["password"]) == ("acl_user", "pw-1")
-    assert "username" not in connection_kwargs(cfg())
+    assert "username" not in _kwargs(cfg())
     assert rejected(security__password="pw-1", redis__password="pw-2")
 
 
@@ -305,8 +310,8 @@ async def _encryption_keys() -> None:
 
 @probe("security.verify_certificates")
 async def _verify() -> None:
-    on = connection_kwargs(cfg(redis__url="rediss://x", security__verify_certificates=True))
-    off = connection_kwargs(cfg(redis__url="rediss://x", security__verify_certificates=False))
+    on = _kwargs(cfg(redis__url="rediss://x", security__verify_certificates=True))
+    off = _kwargs(cfg(redis__url="rediss://x", security__verify_certificates=False))
     assert (on["ssl_cert_reqs"], on["ssl_check_hostname"]) == ("required", True)
     assert (off["ssl_cert_reqs"], off["ssl_check_hostname"]) == ("none", False)
 
@@ -315,7 +320,7 @@ async def _verify() -> None:
 async def _min_tls() -> None:
     import ssl
 
-    kw = connection_kwargs(cfg(redis__url="rediss://x", security__min_tls_version="TLSv1.3"))
+    kw = _kwargs(cfg(redis__url="rediss://x", security__min_tls_version="TLSv1.3"))
     assert kw["ssl_min_version"] == ssl.TLSVersion.TLSv1_3
 
 
@@ -502,7 +507,7 @@ async def _recovery() -> None:
 async def _bulk_timeout() -> None:
     import asyncio
 
-    from cachekit import ResilientCache
+    from cachekit import InMemoryCache, ResilientCache
     from cachekit.backends.redis.backend import RedisBackend
 
     class SlowClear(RedisBackend):
@@ -512,7 +517,10 @@ async def _bulk_timeout() -> None:
 
     for limit, failures in ((0.05, 1), (5.0, 0)):
         config = cfg(redis__url="redis://x", resilience__bulk_timeout=limit)
-        cache = ResilientCache(SlowClear(config, client=fakeredis.FakeAsyncRedis()), config)
+        remote = SlowClear.from_config(config, client=fakeredis.FakeAsyncRedis())
+        cache = ResilientCache(
+            remote, config.resilience, config.budget, standby=InMemoryCache()
+        )
         await cache.clear()
         assert cache.breaker.failures == failures
         await cache.aclose()
@@ -592,7 +600,7 @@ async def _duration_sample_every() -> None:
         telemetry = Telemetry.noop()
         telemetry.meter_provider = MeterProvider(metric_readers=[reader])
         stack = resolve(cfg("development", monitoring__duration_sample_every=every))
-        cache = Instrumented(stack.inner, telemetry)
+        cache = Instrumented.around(stack.inner, telemetry, settings=stack.config.monitoring)
         for _ in range(10):
             await cache.set("k", "v")
         points = [

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from cachekit import AIResponseCache, CacheConfigError, CacheInterface, InMemoryCache
+from cachekit.config.urls import is_loopback
 from cachekit.fastapi import (
     AICacheDep,
     CacheDep,
@@ -22,8 +23,10 @@ from cachekit.fastapi import (
     ops_router,
     require_token,
 )
+from cachekit.layers.wrapper import describe_stack
 from cachekit.testing import Call, FakeCache, FakeClock, override_cache
-from cachekit.web.runtime import CacheRuntime, TokenRule, describe_stack, is_loopback
+from cachekit.web.runtime import CacheRuntime
+from cachekit.web.tokens import TokenRule
 from tests.http_helpers import bearer, settings
 
 

@@ -69,7 +69,7 @@ def resilient(cache: Any) -> ResilientCache:
 @contextlib.asynccontextmanager
 async def opened(config: CacheConfig) -> AsyncIterator[tuple[Any, RedisBackend]]:
     """The resolved stack for ``config`` and a second, Redis-only "other process"."""
-    cache, other = resolve(config), RedisBackend(config)
+    cache, other = resolve(config), RedisBackend.from_config(config)
     try:
         yield cache, other
     finally:

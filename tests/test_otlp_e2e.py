@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from cachekit import CacheConfig, CacheConfigBuilder, InMemoryCache, resolve
-from cachekit.telemetry.instrumented import stack_layers
+from cachekit.layers.wrapper import stack_layers
 from tests.redis_server import RedisServer
 
 SECRET_HEADER = "x-api-key"

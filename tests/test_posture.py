@@ -15,7 +15,8 @@ import pytest
 
 from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.cli.main import main
-from cachekit.config.posture import findings, is_loopback
+from cachekit.config.posture import findings
+from cachekit.config.urls import endpoint, is_loopback
 from tests.certs import write_pki
 
 REMOTE = "redis://cache.internal:6379/0"
@@ -171,7 +172,6 @@ def test_posture_configurable_per_environment(root: Path) -> None:
         ("127.0.0.1", True),
         ("127.8.9.10", True),
         ("::1", True),
-        ("", True),
         ("10.0.0.7", False),
         ("cache.internal", False),
         ("localhost.example.com", False),
@@ -181,6 +181,12 @@ def test_posture_configurable_per_environment(root: Path) -> None:
 def test_posture_is_loopback(host: str, local: bool) -> None:
     """Loopback names and addresses count as local; everything else (unresolved) is remote."""
     assert is_loopback(host) is local
+
+
+def test_posture_url_without_host_is_local() -> None:
+    """A Redis URL without a host means localhost (redis-py's default): it is local."""
+    assert endpoint("redis://:6379/0") == ("redis", None, True)
+    assert endpoint("redis://cache.internal:6379/0")[2] is False
 
 
 def test_posture_cli_validate_exits_2_naming_rule(

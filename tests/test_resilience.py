@@ -42,6 +42,21 @@ FAST = {
 }
 
 
+def resilient_over(
+    remote: RedisBackend, cfg: CacheConfig, *, memory: InMemoryCache | None = None
+) -> ResilientCache:
+    """``ResilientCache`` over ``remote`` as ``resolve`` builds it from ``cfg``: the memory
+    tier in front, or a standby cache when there is none."""
+    return ResilientCache(
+        remote,
+        cfg.resilience,
+        cfg.budget,
+        memory=memory,
+        standby=None if memory is not None else InMemoryCache(),
+        strict=cfg.redis.fail_on_connection_error,
+    )
+
+
 def config(**overrides: Any) -> CacheConfig:
     """The ``simple`` preset with fast resilience settings and dotted overrides."""
     return CacheConfigBuilder().with_preset("simple").with_overrides({**FAST, **overrides}).build()
@@ -325,11 +340,9 @@ class SlowBackend(RedisBackend):
 async def test_resilient_cache_bounds_every_call_by_the_socket_timeout() -> None:
     """A Redis call that never returns is abandoned after redis.socket_timeout."""
     cfg = config()
-    for inner in (
-        TieredCache(InMemoryCache(), SlowBackend(cfg, client=fakeredis.FakeAsyncRedis())),
-        SlowBackend(cfg, client=fakeredis.FakeAsyncRedis()),
-    ):
-        cache = ResilientCache(inner, cfg)
+    for memory in (InMemoryCache(), None):
+        remote = SlowBackend.from_config(cfg, client=fakeredis.FakeAsyncRedis())
+        cache = resilient_over(remote, cfg, memory=memory)
         started = time.monotonic()
         result = await cache.get_result("k")
         assert time.monotonic() - started < 0.2 + 0.3
@@ -348,7 +361,7 @@ async def test_resilient_cache_drop_policy_lets_redis_values_win(stack: Stack) -
     await stack.wait_ok()
     await asyncio.sleep(0.05)
     assert await cache.get("mine") is None
-    backend = RedisBackend(stack.config, client=stack.other)
+    backend = RedisBackend.from_config(stack.config, client=stack.other)
     await backend.set("k", "newer from another process")
     assert await cache.get("k") == "newer from another process"
 
@@ -356,7 +369,7 @@ async def test_resilient_cache_drop_policy_lets_redis_values_win(stack: Stack) -
 async def test_resilient_cache_write_back_policy_sets_only_absent_keys() -> None:
     """With recovery=write_back, outage writes reach Redis only where no value exists."""
     made = Stack(**{"resilience.recovery": "write_back"})
-    cache, other = made.cache, RedisBackend(made.config, client=made.other)
+    cache, other = made.cache, RedisBackend.from_config(made.config, client=made.other)
     made.down()
     await cache.set("absent", "from outage", ttl=30)
     await cache.set("taken", "from outage")
@@ -416,13 +429,13 @@ async def test_resilient_cache_isolated_write_failure_does_not_shadow_redis() ->
     """A write that failed alone is dropped from memory once Redis answers again."""
     cfg = config(**{"resilience.failure_threshold": 5})
     client = fakeredis.FakeAsyncRedis()
-    far = WriteRefusingBackend(cfg, client=client)
-    cache = ResilientCache(TieredCache(InMemoryCache(), far), cfg)
+    far = WriteRefusingBackend.from_config(cfg, client=client)
+    cache = resilient_over(far, cfg, memory=InMemoryCache())
     await cache.set("k", "refused by redis")
     assert await cache.get("k") == "refused by redis"
     assert cache.breaker.closed
     far.refuse = False
-    await RedisBackend(cfg, client=client).set("k", "from another process")
+    await RedisBackend.from_config(cfg, client=client).set("k", "from another process")
     assert await cache.get("other") is None  # a Redis success settles the journal
     await asyncio.sleep(0.05)
     assert await cache.get("k") == "from another process"
@@ -450,7 +463,7 @@ def test_outage_journal_bounds_what_it_remembers() -> None:
     cfg = config()
     journal = OutageJournal(
         InMemoryCache(),
-        RedisBackend(cfg, client=fakeredis.FakeAsyncRedis()),
+        RedisBackend.from_config(cfg, client=fakeredis.FakeAsyncRedis()),
         recovery="drop",
         timeout=1.0,
     )
@@ -464,7 +477,10 @@ async def test_outage_journal_forgets_dirty_keys_only_with_their_memory_copy() -
     cfg = config()
     near = InMemoryCache(max_size=1000)
     journal = OutageJournal(
-        near, RedisBackend(cfg, client=fakeredis.FakeAsyncRedis()), recovery="drop", timeout=1.0
+        near,
+        RedisBackend.from_config(cfg, client=fakeredis.FakeAsyncRedis()),
+        recovery="drop",
+        timeout=1.0,
     )
     near.max_size = 2
     for key in ("a", "b", "c"):
@@ -499,7 +515,7 @@ async def test_resilient_cache_strict_mode_raises_instead_of_degrading() -> None
 async def test_resilient_cache_strict_mode_raises_timeout_error() -> None:
     """In strict mode a call that outlives the timeout raises CacheTimeoutError."""
     cfg = config(**{"redis.fail_on_connection_error": True})
-    cache = ResilientCache(SlowBackend(cfg, client=fakeredis.FakeAsyncRedis()), cfg)
+    cache = resilient_over(SlowBackend.from_config(cfg, client=fakeredis.FakeAsyncRedis()), cfg)
     with pytest.raises(CacheTimeoutError):
         await cache.get("k")
     await cache.aclose()
@@ -516,10 +532,17 @@ async def test_resolve_wraps_only_stacks_with_redis() -> None:
     assert memory_only.on_state_change(lambda change: None)() is None
 
 
-def test_resilient_cache_refuses_stacks_without_redis() -> None:
-    """Wrapping something that is not a Redis stack is a TypeError."""
-    with pytest.raises(TypeError, match="TieredCache or a RedisBackend"):
-        ResilientCache(InMemoryCache(), config())
+def test_resilient_cache_needs_one_memory_cache_to_degrade_to() -> None:
+    """Without a memory tier or a standby cache (or with both) there is nothing to degrade
+    to: a TypeError."""
+    cfg = config()
+    remote = RedisBackend.from_config(cfg, client=fakeredis.FakeAsyncRedis())
+    with pytest.raises(TypeError, match="memory tier or a standby"):
+        ResilientCache(remote, cfg.resilience, cfg.budget)
+    with pytest.raises(TypeError, match="memory tier or a standby"):
+        ResilientCache(
+            remote, cfg.resilience, cfg.budget, memory=InMemoryCache(), standby=InMemoryCache()
+        )
 
 
 async def test_resilient_cache_state_reaches_outer_wrappers(stack: Stack) -> None:
@@ -562,7 +585,9 @@ class LastMillisecond(RedisBackend):
 async def test_tiered_cache_serves_but_does_not_promote_an_expiring_entry() -> None:
     """An entry with 0 ms left is returned, not copied into memory (found by the soak)."""
     near = InMemoryCache()
-    tiered = TieredCache(near, LastMillisecond(config(), client=fakeredis.FakeAsyncRedis()))
+    tiered = TieredCache(
+        near, LastMillisecond.from_config(config(), client=fakeredis.FakeAsyncRedis())
+    )
     assert await tiered.get("k") == "v"
     assert await tiered.get_many(["a", "b"]) == {"a": "v", "b": "v"}
     assert near.entries == 0

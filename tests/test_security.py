@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from redis import exceptions as rex
 
 from cachekit import (
+    CacheConfig,
     CacheConfigBuilder,
     CacheConfigError,
     CacheSecurityError,
@@ -18,12 +19,17 @@ from cachekit import (
     RedisCacheSecurityManager,
     SecurityConfig,
 )
-from cachekit.backends.redis.connection import connection_kwargs
+from cachekit.backends.redis.connection import Endpoint
 from cachekit.backends.redis.errors import map_redis_errors, scrub
-from cachekit.config.security import tls_file_problems
+from cachekit.config.credentials import tls_file_problems
 from tests.certs import write_pki
 
 SECRET = "s3cret-Manager-pw-77"
+
+
+def _kwargs(config: CacheConfig) -> dict[str, Any]:
+    """The redis-py keyword arguments the stack's connection gets from ``config``."""
+    return Endpoint.from_config(config).kwargs()
 
 
 def build(preset: str = "simple", **dotted: Any) -> Any:
@@ -60,7 +66,7 @@ def test_security_config_reaches_connection_through_factory_builder() -> None:
         .with_security(security)
         .build()
     )
-    kwargs = connection_kwargs(config)
+    kwargs = _kwargs(config)
     assert (kwargs["username"], kwargs["password"]) == ("cache_user", SECRET)
     assert (kwargs["ssl_cert_reqs"], kwargs["ssl_check_hostname"]) == ("required", True)
     assert config.security.posture == "strict"  # a SecurityConfig's defaults do not reset it
@@ -75,7 +81,7 @@ def test_security_credentials_either_name_or_url() -> None:
         {"redis.url": f"redis://u:{SECRET}@localhost:6379/0"},
         {"redis.url": f"redis://u:{SECRET}@localhost:6379/0", "security.password": SECRET},
     ):
-        kwargs = connection_kwargs(build(**{"redis.url": "redis://localhost:6379/0", **dotted}))
+        kwargs = _kwargs(build(**{"redis.url": "redis://localhost:6379/0", **dotted}))
         assert (kwargs["username"], kwargs["password"]) == ("u", SECRET), dotted
 
 

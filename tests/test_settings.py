@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cachekit.cli.output import flatten
 from cachekit.config.presets import preset_names
 from cachekit.config.settings import load_config, load_settings, resolve_settings
+from cachekit.config.tree import flatten
 from cachekit.errors import CacheConfigError
 
 BASE_SOURCE = "preset base (environments/_base.toml)"

@@ -26,9 +26,9 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from cachekit import CacheConfig, CacheConfigBuilder, InMemoryCache, StateChange, resolve
 from cachekit.cli.main import main as cli_main
-from cachekit.layers.wrapper import CacheWrapper
+from cachekit.layers.wrapper import CacheWrapper, stack_layers
 from cachekit.protocol import CacheInterface
-from cachekit.telemetry.instrumented import Instrumented, stack_layers
+from cachekit.telemetry.instrumented import Instrumented
 from cachekit.telemetry.metrics import Instruments, Recorder, TierCounts
 from cachekit.telemetry.otel import OtelEnv, Telemetry, build_telemetry
 
@@ -100,7 +100,7 @@ def instrumented(
     """``Instrumented`` around ``stack`` (default: a memory-only stack of ``dotted``)."""
     if stack is None:
         stack = resolve(config(**{"monitoring.enabled": False, **dotted}))
-    return Instrumented(stack, pipeline.telemetry)
+    return Instrumented.around(stack, pipeline.telemetry)
 
 
 def tiered(client: fakeredis.FakeAsyncRedis, **dotted: Any) -> CacheInterface:
@@ -529,7 +529,7 @@ async def test_instrumented_aclose_stops_own_providers_and_connect_rebuilds(
         return telemetry
 
     stack = resolve(config(**{"monitoring.enabled": False}))
-    cache = Instrumented(stack, factory(), rebuild_telemetry=factory)
+    cache = Instrumented.around(stack, factory(), rebuild_telemetry=factory)
     async with cache:
         await cache.set("k", 1)
     assert built[0].closed

@@ -23,8 +23,10 @@ def pair(shared_redis_server: RedisServer) -> tuple[TieredCache, RedisBackend]:
         )
         .build()
     )
-    tiered = TieredCache(InMemoryCache(default_ttl=3600, max_size=100), RedisBackend(config))
-    return tiered, RedisBackend(config)
+    tiered = TieredCache(
+        InMemoryCache(default_ttl=3600, max_size=100), RedisBackend.from_config(config)
+    )
+    return tiered, RedisBackend.from_config(config)
 
 
 async def test_tiered_promotion_keeps_remaining_ttl(pair: tuple[TieredCache, RedisBackend]) -> None:

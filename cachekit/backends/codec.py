@@ -28,9 +28,9 @@ import msgspec
 import zstandard
 
 from cachekit.config.model import COMPRESSION_LEVELS, CompressionConfig
-from cachekit.errors import CacheError, CacheValueError
+from cachekit.errors import CacheValueError, CodecError
 
-__all__ = ["ALGORITHM_IDS", "DEFAULT_MAX_SIZE", "FORMAT_VERSION", "MAGIC", "Codec", "CodecError"]
+__all__ = ["ALGORITHM_IDS", "DEFAULT_MAX_SIZE", "FORMAT_VERSION", "MAGIC", "Codec"]
 
 T = TypeVar("T")
 
@@ -48,10 +48,6 @@ _VIEW_MIN: Final = 4096
 _PREFIX: Final = MAGIC + bytes([FORMAT_VERSION])
 _PLAIN_HEADER: Final = _PREFIX + b"\x00\x00"
 _ALGORITHM_NAMES: Final = {ident: name for name, ident in ALGORITHM_IDS.items()}
-
-
-class CodecError(CacheError, ValueError):
-    """Stored bytes that do not decode to a value: foreign, corrupt, truncated or too large."""
 
 
 def _refuse(value: Any) -> NoReturn:
@@ -121,6 +117,7 @@ class Codec:
         self._zstd_d = zstandard.ZstdDecompressor()
         self._compress = self._compressor(algorithm, level)
         self._compressed_header = _PREFIX + bytes([FLAG_COMPRESSED, ALGORITHM_IDS[algorithm]])
+        self._on_compress: Callable[[int, int], None] | None = None
 
     @classmethod
     def from_config(cls, cfg: CompressionConfig, *, max_size: int = DEFAULT_MAX_SIZE) -> Codec:
@@ -135,21 +132,14 @@ class Codec:
 
     # -- encoding ---------------------------------------------------------------------------
 
-    def encode(self, value: Any) -> bytes:
-        """Return the stored form of ``value``.
+    def encode(self, value: Any, *, name: str | bytes | None = None) -> bytes:
+        """Return the stored form of ``value`` (``name``, the entry's key, is not used: it
+        binds sealed entries, see ``SealedCodec``).
 
         ``TypeError`` names an unsupported type, ``OverflowError`` reports an integer outside
         the 64-bit range, and ``CacheValueError`` a value whose encoding exceeds ``max_size``.
         """
-        payload = self._encoder.encode(value)
-        # Same steps as _pack, inlined: this runs on every set.
-        if len(payload) > self.max_size:
-            self._refuse_size(len(payload))
-        if self._compress is not None and len(payload) > self.threshold:
-            packed = self._compress(payload)
-            if len(packed) < len(payload):
-                return self._compressed_header + packed
-        return _PLAIN_HEADER + payload
+        return self._pack(self._encoder.encode(value))
 
     def encode_with_info(self, value: Any) -> tuple[bytes, int, int]:
         """Like ``encode``, also returning the encoded and the stored length (for telemetry)."""
@@ -157,15 +147,23 @@ class Codec:
         stored = self._pack(payload)
         return stored, len(payload), len(stored)
 
+    def observe_compression(self, callback: Callable[[int, int], None] | None) -> None:
+        """Call ``callback(encoded_bytes, payload_bytes)`` for every value over the threshold
+        (the stored payload may be the encoded bytes when compressing did not shrink them)."""
+        self._on_compress = callback
+
     def _pack(self, payload: bytes) -> bytes:
         """Wrap an encoded payload in the envelope, compressed when that makes it smaller."""
-        if len(payload) > self.max_size:
-            self._refuse_size(len(payload))
-        if self._compress is not None and len(payload) > self.threshold:
-            packed = self._compress(payload)
-            if len(packed) < len(payload):
-                return self._compressed_header + packed
-        return _PLAIN_HEADER + payload
+        size = len(payload)
+        if size > self.max_size:
+            self._refuse_size(size)
+        if self._compress is None or size <= self.threshold:
+            return _PLAIN_HEADER + payload
+        packed = self._compress(payload)
+        stored = self._compressed_header + packed if len(packed) < size else _PLAIN_HEADER + payload
+        if self._on_compress is not None:
+            self._on_compress(size, len(stored) - HEADER_SIZE)
+        return stored
 
     def _refuse_size(self, size: int) -> NoReturn:
         # A reader with the same max_size could not decompress it: refuse it now, loudly,
@@ -191,13 +189,21 @@ class Codec:
     # -- decoding ---------------------------------------------------------------------------
 
     @overload
-    def decode(self, data: bytes | bytearray | memoryview, type: None = None) -> Any: ...
+    def decode(
+        self, data: bytes | bytearray | memoryview, type: None = None, *, name: Any = None
+    ) -> Any: ...
     @overload
-    def decode(self, data: bytes | bytearray | memoryview, type: type[T]) -> T: ...
+    def decode(
+        self, data: bytes | bytearray | memoryview, type: type[T], *, name: Any = None
+    ) -> T: ...
     @overload
-    def decode(self, data: bytes | bytearray | memoryview, type: Any) -> Any: ...
+    def decode(
+        self, data: bytes | bytearray | memoryview, type: Any, *, name: Any = None
+    ) -> Any: ...
 
-    def decode(self, data: bytes | bytearray | memoryview, type: Any = None) -> Any:
+    def decode(
+        self, data: bytes | bytearray | memoryview, type: Any = None, *, name: Any = None
+    ) -> Any:
         """Return the value stored in ``data``, validated as ``type`` when one is given.
 
         Raises ``CodecError`` and nothing else for any problem with the bytes. ``type`` may

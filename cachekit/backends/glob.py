@@ -13,7 +13,14 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["glob_regex", "key_bytes"]
+__all__ = ["escape_glob", "glob_regex", "key_bytes"]
+
+_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+
+
+def escape_glob(text: str) -> str:
+    """``text`` with Redis glob metacharacters escaped, so it matches only literally."""
+    return text.translate(_GLOB_SPECIAL)
 
 
 def key_bytes(key: str) -> bytes:

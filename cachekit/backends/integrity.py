@@ -30,12 +30,13 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
-from cachekit.backends.codec import Codec, CodecError
-from cachekit.config.model import CacheConfig
-from cachekit.errors import CacheConfigError, ConfigProblem
+from cachekit.backends.codec import Codec
+from cachekit.config.model import SecurityConfig
+from cachekit.errors import CacheConfigError, ConfigProblem, IntegrityError
+from cachekit.extras import AESGCM_MODULE, missing
 
 MAGIC: Final = b"cS"
 VERSION: Final = 1
@@ -44,16 +45,8 @@ MODE_ENCRYPTED: Final = 2
 HEADER_SIZE: Final = 8
 TAG_SIZE: Final = 32
 NONCE_SIZE: Final = 12
-INSTALL_HINT: Final = (
-    "AES-GCM entry encryption needs the 'cryptography' package: "
-    "pip install 'cachekit[encryption]'"
-)
 
 logger = logging.getLogger("cachekit")
-
-
-class IntegrityError(CodecError):
-    """An entry not sealed by a holder of the configured keys (unsigned, altered, moved)."""
 
 
 class _AEAD(Protocol):
@@ -63,11 +56,7 @@ class _AEAD(Protocol):
 
 def encryption_unavailable() -> str | None:
     """Why AES-GCM cannot be used here (with how to fix it), or None when it can."""
-    try:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: F401
-    except ImportError:
-        return INSTALL_HINT
-    return None
+    return missing(AESGCM_MODULE, "encryption", "AES-GCM entry encryption")
 
 
 class _Key:
@@ -122,9 +111,10 @@ class SealedCodec:
     ) -> None:
         if not signing_keys and not encryption_keys:
             raise ValueError("SealedCodec needs signing_keys or encryption_keys")
-        if encryption_keys and encryption_unavailable():
+        unavailable = encryption_unavailable() if encryption_keys else None
+        if unavailable:
             raise CacheConfigError(
-                [ConfigProblem(key="security.encryption_keys", message=INSTALL_HINT)]
+                [ConfigProblem(key="security.encryption_keys", message=unavailable)]
             )
         self.inner = inner
         self._signers = [_Key(k, encrypt=False) for k in signing_keys]
@@ -136,15 +126,14 @@ class SealedCodec:
         self.rejected = 0
 
     @classmethod
-    def from_config(cls, config: CacheConfig) -> SealedCodec | None:
-        """The sealed codec ``config.security`` asks for, or None when no key is set."""
-        sec = config.security
-        if not sec.signing_keys and not sec.encryption_keys:
+    def seal(cls, codec: Codec, security: SecurityConfig) -> SealedCodec | None:
+        """``codec`` sealed with the keys of ``security``, or None when no key is set."""
+        if not security.signing_keys and not security.encryption_keys:
             return None
         return cls(
-            Codec.from_config(config.compression),
-            signing_keys=sec.signing_keys,
-            encryption_keys=sec.encryption_keys,
+            codec,
+            signing_keys=security.signing_keys,
+            encryption_keys=security.encryption_keys,
         )
 
     def __repr__(self) -> str:
@@ -153,6 +142,10 @@ class SealedCodec:
             f"SealedCodec(mode={mode!r}, signing_keys=<{len(self._signers)}>, "
             f"encryption_keys=<{len(self._sealers)}>, inner={self.inner!r})"
         )
+
+    def observe_compression(self, callback: Callable[[int, int], None] | None) -> None:
+        """Report the compression of the codec inside (see ``Codec.observe_compression``)."""
+        self.inner.observe_compression(callback)
 
     # -- writing ---------------------------------------------------------------------------
     def encode(self, value: Any, *, name: str | bytes) -> bytes:

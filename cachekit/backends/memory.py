@@ -58,6 +58,8 @@ class InMemoryCache(CacheInterface):
     seconds; tests pass a fake one instead of sleeping.
     """
 
+    tier = "memory"
+
     def __init__(
         self,
         default_ttl: float | None = 3600,

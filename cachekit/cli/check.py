@@ -15,10 +15,12 @@ import secrets
 import time
 from typing import Any, TextIO
 
+from cachekit.config import credentials
 from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig
 from cachekit.errors import CacheError
 from cachekit.resolver import resolve
+from cachekit.web.tokens import TokenRule
 
 EXIT_OK = 0
 EXIT_UNFIT = 1
@@ -30,25 +32,23 @@ def _line(out: TextIO, label: str, text: str) -> None:
 
 def _security_lines(config: CacheConfig, out: TextIO) -> str | None:
     """Report TLS, authentication and posture; the first posture error, if any."""
-    from cachekit.config.security import RedisCacheSecurityManager
-
-    status: dict[str, Any] = RedisCacheSecurityManager(config).get_security_status()
-    if status["tls"]:
-        verify = "verified" if status["verify_certificates"] else "NOT verified"
-        _line(out, "tls", f"on, certificates {verify}, minimum {status['min_tls_version']}")
+    review = credentials.review(config)
+    if review.tls:
+        sec = config.security
+        verify = "verified" if sec.verify_certificates else "NOT verified"
+        _line(out, "tls", f"on, certificates {verify}, minimum {sec.min_tls_version}")
     else:
-        where = "loopback" if status["local"] else "a remote host"
+        where = "loopback" if review.local else "a remote host"
         _line(out, "tls", f"off (plaintext to {where})")
-    _line(out, "auth", status["authentication"])
-    findings = [f for f in status["findings"] if not f.startswith("note")]
-    _line(out, "posture", f"{status['posture']}: " + ("; ".join(findings) or "no findings"))
+    _line(out, "auth", review.authentication)
+    findings = [str(f) for f in review.findings if f.severity != "note"]
+    posture = config.security.posture
+    _line(out, "posture", f"{posture}: " + ("; ".join(findings) or "no findings"))
     return next((f for f in findings if f.startswith("error")), None)
 
 
 def _server_line(config: CacheConfig, out: TextIO) -> str | None:
     """Report who may write through ``cachekit serve``; why it would not start, if so."""
-    from cachekit.web.runtime import TokenRule
-
     server = config.server
     rule = TokenRule(server.token, environment=config.environment, host=server.host)
     where = f"{server.host}:{server.port}"
@@ -82,7 +82,7 @@ async def run_check(config: CacheConfig, out: TextIO, *, serve: bool = False) ->
     cache = resolve(config)
     key = f"cachekit-check:{secrets.token_hex(8)}"
     value = {"check": secrets.token_hex(8)}
-    budget = config.redis.connect_timeout + config.redis.socket_timeout * 4
+    budget = config.budget.steps(3)
     timings: dict[str, float] = {}
 
     async def timed(step: str, call: Any, *args: Any) -> Any:

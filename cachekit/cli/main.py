@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from cachekit.cli.output import flatten, render_table, source_of, to_toml
+from cachekit.cli.output import render_table, to_toml
 from cachekit.config.masking import mask_tree
-from cachekit.errors import CacheConfigError
+from cachekit.config.tree import flatten, source_of
+from cachekit.errors import CacheConfigError, ConfigProblem
 
 EXIT_OK = 0
 EXIT_UNFIT = 1
@@ -83,25 +84,32 @@ def _cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _cmd_presets_list(args: argparse.Namespace, out: TextIO) -> int:
-    from cachekit.compat.builder import EnvironmentPresets
+def _preset_config(name: str) -> Any:
+    from cachekit.config.settings import resolve_settings
 
-    rows = []
-    for name in EnvironmentPresets.get_preset_names():
-        details = EnvironmentPresets.get_preset_details(name)
-        rows.append([name, details["description"]])
+    return resolve_settings(preset=name, environ={}, use_files=False).config
+
+
+def _cmd_presets_list(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit.config.presets import preset_names, read_preset
+
+    rows = [[name, read_preset(name)[1].get("description", "")] for name in preset_names()]
     out.write(render_table(["preset", "description"], rows, tty=out.isatty()))
     return EXIT_OK
 
 
 def _cmd_presets_show(args: argparse.Namespace, out: TextIO) -> int:
-    from cachekit.compat.builder import CacheConfigBuilder, EnvironmentPresets
+    from cachekit.config.presets import preset_names, read_preset
 
-    details = EnvironmentPresets.get_preset_details(args.name)
-    out.write(f"{details['name']}: {details['description']}\n")
-    if details["use_cases"]:
-        out.write("use cases: " + ", ".join(details["use_cases"]) + "\n")
-    leaves = flatten(mask_tree(CacheConfigBuilder().with_preset(args.name).to_dict()))
+    if args.name not in preset_names():
+        raise CacheConfigError(
+            [ConfigProblem(key="preset", message="unknown preset", value=repr(args.name))]
+        )
+    about = read_preset(args.name)[1]
+    out.write(f"{args.name}: {about.get('description', '')}\n")
+    if about.get("use_cases"):
+        out.write("use cases: " + ", ".join(about["use_cases"]) + "\n")
+    leaves = flatten(mask_tree(_preset_config(args.name).to_dict()))
     rows = [[k, _show(v)] for k, v in leaves.items() if k not in {"preset", "environment"}]
     out.write(render_table(["key", "value"], rows, tty=out.isatty()))
     return EXIT_OK

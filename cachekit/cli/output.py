@@ -1,31 +1,11 @@
-"""Rendering for the CLI: flattened leaves, tables (boxed on a terminal), TOML."""
+"""Rendering for the CLI: tables (aligned on a terminal), TOML."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted key → leaf value; empty tables are kept as leaves."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
-
-
-def source_of(sources: Mapping[str, str], key: str) -> str:
-    """The layer that set ``key``, or the nearest enclosing table's (name-keyed tables)."""
-    while key:
-        if key in sources:
-            return sources[key]
-        key = key.rpartition(".")[0]
-    return "unknown"
+from cachekit.config.tree import source_of
 
 
 def render_table(header: list[str], rows: list[list[str]], *, tty: bool) -> str:

@@ -5,7 +5,7 @@ it from the preset"), so there is no second table of defaults: ``to_cache_config
 resolves them over a preset through the one validation path, and
 ``AIResponseCache(**config.to_ai_cache_kwargs())`` builds the same cache.
 ``CacheParameterMapper`` sorts the original's flat parameters into generic and AI ones
-using the same name table as ``CacheFactory`` (``cachekit.compat.factory.LEGACY_KEYS``).
+using the same name table as ``CacheFactory`` (``cachekit.compat.params.LEGACY_KEYS``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachekit.compat.factory import LEGACY_KEYS
+from cachekit.compat.ai import DEFAULT_PRESET, _hash_name, config_from_params
+from cachekit.compat.params import LEGACY_KEYS
 from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig, SecurityConfig
 from cachekit.errors import CacheConfigError, CacheValueError
 from cachekit.keys import CacheKeyGenerator
-from cachekit.layers.ai.cache import DEFAULT_PRESET, _config_from_params, _hash_name
 
 __all__ = ["AIResponseCacheConfig", "CacheParameterMapper", "ValidationResult"]
 
@@ -74,7 +74,7 @@ def _check_params(params: Mapping[str, Any], preset: str, result: ValidationResu
             result.add_error(f"hash_algorithm: {exc}")
     config_params = {k: v for k, v in params.items() if k not in _OBJECT_PARAMS and k != "preset"}
     try:
-        _config_from_params(preset, config_params)
+        config_from_params(preset, config_params)
     except CacheConfigError as exc:
         for problem in exc.problems:
             result.add_error(str(problem))
@@ -177,7 +177,7 @@ class AIResponseCacheConfig:
         kwargs = self.to_ai_cache_kwargs()
         preset = kwargs.pop("preset", None) or DEFAULT_PRESET
         params = {k: v for k, v in kwargs.items() if k not in _OBJECT_PARAMS}
-        return _config_from_params(preset, params)
+        return config_from_params(preset, params)
 
     def validate(self) -> ValidationResult:
         """Every problem of this configuration, without raising."""

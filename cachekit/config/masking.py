@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from cachekit.config.model import SECRET_KEYS
-
 MASK = "***"
+
+# Dotted keys whose values are secrets: masked in every output.
+SECRET_KEYS: frozenset[str] = frozenset(
+    {
+        "redis.password",
+        "security.password",
+        "security.signing_keys",
+        "security.encryption_keys",
+        "server.token",
+    }
+)
 
 
 def mask_url(url: str) -> str:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from cachekit.config.masking import mask_url
+
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -39,18 +41,6 @@ COMPRESSION_LEVELS: dict[str, tuple[int, int]] = {
     "none": (0, 0),
 }
 
-# Dotted keys whose values are secrets: masked in every output.
-SECRET_KEYS: frozenset[str] = frozenset(
-    {
-        "redis.password",
-        "security.password",
-        "security.signing_keys",
-        "security.encryption_keys",
-        "server.token",
-    }
-)
-
-
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base of every config section: frozen, keyword-only, unknown keys rejected."""
 
@@ -71,8 +61,6 @@ class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     password: str | None = None
 
     def __repr__(self) -> str:
-        from cachekit.config.masking import mask_url
-
         pw = "None" if self.password is None else "'***'"
         return (
             f"RedisConfig(url={mask_url(self.url)!r}, username={self.username!r}, "
@@ -262,6 +250,24 @@ class ServerConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         )
 
 
+class Budget(msgspec.Struct, frozen=True):
+    """The time limits a stack derives from its settings, computed in one place.
+
+    ``call`` bounds one Redis call (``redis.socket_timeout``: the socket timeout alone
+    bounds neither pool waits, retries nor reconnects); ``connect`` bounds connecting,
+    probing and health checks (``redis.connect_timeout`` + ``redis.socket_timeout``);
+    ``bulk`` bounds ``clear`` and pattern invalidation (``resilience.bulk_timeout``).
+    """
+
+    call: float
+    connect: float
+    bulk: float
+
+    def steps(self, calls: int) -> float:
+        """A connect followed by ``calls`` Redis calls (``cachekit check``'s round trip)."""
+        return self.connect + calls * self.call
+
+
 class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The whole resolved configuration: one frozen object per stack."""
 
@@ -293,6 +299,16 @@ class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     def key_prefix(self) -> str:
         """Prefix of every Redis key this stack owns: ``namespace:environment:``."""
         return f"{self.namespace}:{self.environment}:"
+
+    @property
+    def budget(self) -> Budget:
+        """The time limits derived from ``redis`` and ``resilience`` (see ``Budget``)."""
+        redis = self.redis
+        return Budget(
+            call=redis.socket_timeout,
+            connect=redis.connect_timeout + redis.socket_timeout,
+            bulk=self.resilience.bulk_timeout,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict of the config (secrets in clear: mask before showing)."""

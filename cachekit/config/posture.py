@@ -18,15 +18,15 @@ name is not resolved, so a name that resolves to loopback still counts as remote
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import msgspec
 
 from cachekit.config.model import CacheConfig
+from cachekit.config.tree import get
+from cachekit.config.urls import endpoint, userinfo
 
 Severity = Literal["error", "warning", "note"]
 
@@ -39,8 +39,6 @@ RULES: dict[str, str] = {
     "plaintext-local": "a plaintext connection to a loopback host or unix socket",
     "unauthenticated-local": "no authentication to a loopback host or unix socket",
 }
-
-_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
 
 class Finding(msgspec.Struct, frozen=True):
@@ -55,50 +53,9 @@ class Finding(msgspec.Struct, frozen=True):
         return f"{self.severity}: posture rule '{self.rule}' ({self.key}): {self.message}"
 
 
-def _get(data: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node
-
-
-def endpoint(url: str) -> tuple[str, str | None, bool]:
-    """``(scheme, host, local)`` of a Redis URL; ``local`` for loopback hosts and sockets.
-
-    A ``redis://`` URL without a host means localhost (redis-py's default).
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme
-    if scheme == "unix":
-        return scheme, None, True
-    host = parts.hostname or ""
-    return scheme, host or None, is_loopback(host)
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` names and loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    if not host:
-        return True
-    name = host.lower().rstrip(".")
-    if name in _LOCAL_NAMES or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def url_password(url: str) -> str | None:
-    """The password in a URL's userinfo, or None."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
-
-
 def _authenticated(data: Mapping[str, Any], url: str, tls: bool) -> bool:
-    secrets = (_get(data, "redis.password"), _get(data, "security.password"), url_password(url))
-    client_cert = tls and bool(_get(data, "security.tls_cert_path"))
+    secrets = (get(data, "redis.password"), get(data, "security.password"), userinfo(url)[1])
+    client_cert = tls and bool(get(data, "security.tls_cert_path"))
     return any(isinstance(s, str) and s for s in secrets) or client_cert
 
 
@@ -107,8 +64,8 @@ def evaluate(data: Mapping[str, Any]) -> list[Finding]:
 
     Values of the wrong type are left to validation: they yield no finding here.
     """
-    url = _get(data, "redis.url")
-    posture = _get(data, "security.posture")
+    url = get(data, "redis.url")
+    posture = get(data, "security.posture")
     if not isinstance(url, str) or not url or posture not in ("strict", "relaxed"):
         return []
     try:
@@ -116,7 +73,7 @@ def evaluate(data: Mapping[str, Any]) -> list[Finding]:
     except ValueError:
         return []
     strict = posture == "strict"
-    waived = _get(data, "security.allow_insecure") is True
+    waived = get(data, "security.allow_insecure") is True
     tls = scheme == "rediss"
     where = "a unix socket" if scheme == "unix" else f"host {host or 'localhost'!r}"
     found: list[tuple[str, str, str, bool]] = []  # rule, key, message, refusable
@@ -144,7 +101,7 @@ def evaluate(data: Mapping[str, Any]) -> list[Finding]:
                 "(security.tls_cert_path, security.tls_key_path)",
                 True,
             ))
-    if _get(data, "security.verify_certificates") is False:
+    if get(data, "security.verify_certificates") is False:
         found.append((
             "unverified-tls",
             "security.verify_certificates",

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from dynaconf.utils.parse_conf import parse_conf_data  # type: ignore[import-untyped]
 
 from cachekit.config.masking import looks_secret
 from cachekit.config.model import CacheConfig
@@ -168,6 +168,9 @@ def _parse_env_value(path: list[str], raw: str) -> Any:
             return tomllib.loads(f"keys = {raw}")["keys"]
         except tomllib.TOMLDecodeError:
             raise ValueError("expected one key, or a TOML list of keys") from None
+    # dynaconf is imported when settings are loaded, never when cachekit is imported.
+    from dynaconf.utils.parse_conf import parse_conf_data  # type: ignore[import-untyped]
+
     value = parse_conf_data(raw, tomlfy=True, box_settings=dict(_PARSE_SETTINGS))
     if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
         return value
@@ -229,6 +232,11 @@ def _chosen_preset(layers: list[Layer], environment: str) -> tuple[str, str]:
     return FALLBACK_PRESET, f"default (no preset for environment '{environment}')"
 
 
+def environ_or_process(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    """``environ``, or the process environment when None: the one place it is read."""
+    return os.environ if environ is None else environ
+
+
 def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
@@ -243,7 +251,7 @@ def load_settings(
 
     ``environ`` defaults to ``os.environ``; tests pass a mapping instead.
     """
-    env = os.environ if environ is None else environ
+    env = environ_or_process(environ)
     problems: list[ConfigProblem] = []
     if environment:
         env_source = "argument"
@@ -286,8 +294,6 @@ def load_settings(
             raise KeyError(preset_name)
         preset_data, _ = read_preset(preset_name)
     except KeyError:
-        from difflib import get_close_matches
-
         hint = get_close_matches(preset_name, preset_names(), n=1)
         problems.append(
             ConfigProblem(

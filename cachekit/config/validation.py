@@ -16,12 +16,14 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from cachekit.backends.integrity import encryption_unavailable
+from cachekit.config.credentials import credential_problems, tls_file_problems
 from cachekit.config.masking import MASK, is_secret, looks_secret, mask_value
 from cachekit.config.model import COMPRESSION_LEVELS, CacheConfig
 from cachekit.config.posture import evaluate
-from cachekit.config.security import credential_problems, tls_file_problems
+from cachekit.config.tree import get
+from cachekit.config.urls import REDIS_SCHEMES
 from cachekit.errors import CacheConfigError, ConfigProblem
+from cachekit.extras import AESGCM_MODULE, missing
 
 SECRETS_FILE = ".secrets.toml"
 
@@ -130,16 +132,9 @@ class _Checker:
 Rule = Callable[[dict[str, Any], _Checker], None]
 
 
-def _get(data: dict[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def _check_compression(data: dict[str, Any], check: _Checker) -> None:
-    algorithm = _get(data, "compression.algorithm")
-    level = _get(data, "compression.level")
+    algorithm = get(data, "compression.algorithm")
+    level = get(data, "compression.level")
     if (
         isinstance(algorithm, str)
         and algorithm != "none"
@@ -156,17 +151,17 @@ def _check_compression(data: dict[str, Any], check: _Checker) -> None:
 
 
 def _check_tiers(data: dict[str, Any], check: _Checker) -> None:
-    tiers = [_get(data, f"ai.size_tiers.{t}") for t in ("small", "medium", "large")]
+    tiers = [get(data, f"ai.size_tiers.{t}") for t in ("small", "medium", "large")]
     if all(isinstance(t, int) for t in tiers) and not tiers[0] < tiers[1] < tiers[2]:
         check.add(
             "ai.size_tiers",
             "tiers must increase: small < medium < large",
-            _get(data, "ai.size_tiers"),
+            get(data, "ai.size_tiers"),
         )
 
 
 def _check_redis(data: dict[str, Any], check: _Checker) -> None:
-    url = _get(data, "redis.url")
+    url = get(data, "redis.url")
     if not isinstance(url, str):
         return
     try:
@@ -174,27 +169,27 @@ def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     except ValueError as exc:  # e.g. an unclosed IPv6 bracket
         check.add("redis.url", f"not a valid URL: {exc}", url)
         return
-    if url and scheme not in {"redis", "rediss", "unix"}:
+    if url and scheme not in REDIS_SCHEMES:
         check.add("redis.url", "scheme must be redis://, rediss:// or unix://", url)
         return
     tls_files = [
-        k for k in ("tls_ca_path", "tls_cert_path", "tls_key_path") if _get(data, f"security.{k}")
+        k for k in ("tls_ca_path", "tls_cert_path", "tls_key_path") if get(data, f"security.{k}")
     ]
-    if scheme in {"redis", "unix"} and (tls_files or _get(data, "security.use_tls") is True):
+    if scheme in {"redis", "unix"} and (tls_files or get(data, "security.use_tls") is True):
         what = ", ".join(f"security.{k}" for k in tls_files) or "security.use_tls"
         check.add("redis.url", f"plaintext URL contradicts {what}: use rediss://", url)
-    paths = [_get(data, f"security.{k}") for k in ("tls_ca_path", "tls_cert_path", "tls_key_path")]
+    paths = [get(data, f"security.{k}") for k in ("tls_ca_path", "tls_cert_path", "tls_key_path")]
     if all(p is None or isinstance(p, str) for p in paths):
         # Loaded the way the connection loads them: PEM that parses, key matching the cert.
         for key, message in tls_file_problems(*paths):
-            check.add(key, message, _get(data, key))
-    cert, key_file = _get(data, "security.tls_cert_path"), _get(data, "security.tls_key_path")
+            check.add(key, message, get(data, key))
+    cert, key_file = get(data, "security.tls_cert_path"), get(data, "security.tls_key_path")
     if bool(cert) != bool(key_file):
         check.add("security.tls_cert_path", "client certificate and key must be set together", cert)
-    enabled = _get(data, "enabled")
-    if enabled is True and not url and _get(data, "memory.enabled") is False:
+    enabled = get(data, "enabled")
+    if enabled is True and not url and get(data, "memory.enabled") is False:
         check.add("memory.enabled", "no tier left: set redis.url or enable the memory tier", False)
-    base, cap = _get(data, "redis.retry_backoff_base"), _get(data, "redis.retry_backoff_cap")
+    base, cap = get(data, "redis.retry_backoff_base"), get(data, "redis.retry_backoff_cap")
     if isinstance(base, (int, float)) and isinstance(cap, (int, float)) and base > cap:
         check.add("redis.retry_backoff_base", "must not exceed redis.retry_backoff_cap", base)
 
@@ -204,19 +199,19 @@ def _check_thresholds(data: dict[str, Any], check: _Checker) -> None:
         ("monitoring.memory_warning_bytes", "monitoring.memory_critical_bytes"),
         ("monitoring.invalidation_warning_per_hour", "monitoring.invalidation_critical_per_hour"),
     ):
-        lo, hi = _get(data, low), _get(data, high)
+        lo, hi = get(data, low), get(data, high)
         if isinstance(lo, int) and isinstance(hi, int) and lo >= hi:
             check.add(low, f"must be below {high} ({hi})", lo)
 
 
 def _check_server(data: dict[str, Any], check: _Checker) -> None:
-    if _get(data, "server.require_redis") is True and _get(data, "redis.url") == "":
+    if get(data, "server.require_redis") is True and get(data, "redis.url") == "":
         check.add("server.require_redis", "needs redis.url: there is no Redis to require", True)
 
 
 def _check_resilience(data: dict[str, Any], check: _Checker) -> None:
-    base = _get(data, "resilience.probe_backoff_base")
-    cap = _get(data, "resilience.probe_backoff_cap")
+    base = get(data, "resilience.probe_backoff_base")
+    cap = get(data, "resilience.probe_backoff_cap")
     if isinstance(base, (int, float)) and isinstance(cap, (int, float)) and base > cap:
         check.add(
             "resilience.probe_backoff_base", "must not exceed resilience.probe_backoff_cap", base
@@ -227,11 +222,11 @@ def _check_security(data: dict[str, Any], check: _Checker) -> None:
     """Credentials set twice, encryption without its package, and the posture rules."""
     for key, message in credential_problems(data):
         check.add(key, message)
-    keys = _get(data, "security.encryption_keys")
+    keys = get(data, "security.encryption_keys")
     if isinstance(keys, (list, tuple)) and keys:
-        missing = encryption_unavailable()
-        if missing:
-            check.add("security.encryption_keys", missing, keys)
+        absent = missing(AESGCM_MODULE, "encryption", "AES-GCM entry encryption")
+        if absent:
+            check.add("security.encryption_keys", absent, keys)
     if not check.posture:
         return
     for finding in evaluate(data):
@@ -241,7 +236,7 @@ def _check_security(data: dict[str, Any], check: _Checker) -> None:
                 finding.key,
                 f"posture rule '{finding.rule}' failed (security.posture = 'strict', from "
                 f"{posture_source}): {finding.message}",
-                _get(data, finding.key) if finding.key == "redis.url" else ...,
+                get(data, finding.key) if finding.key == "redis.url" else ...,
             )
 
 

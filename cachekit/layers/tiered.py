@@ -10,20 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cachekit.backends.memory import InMemoryCache
-from cachekit.backends.redis.backend import RedisBackend
-from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
+from cachekit.protocol import TTL, UNSET, CacheInterface, LocalTier, RemoteTier, check_ttl
 
 
 class TieredCache(CacheInterface):
     """Memory (``near``) in front of Redis (``far``)."""
 
-    def __init__(self, near: InMemoryCache, far: RedisBackend) -> None:
+    def __init__(self, near: LocalTier, far: RemoteTier) -> None:
         super().__init__()
         self.near = near
         self.far = far
         self.default_ttl = far.default_ttl
-        self.config = far.config
 
     async def get(self, key: str, *, type: Any = None) -> Any:
         value = await self.near.get(key, type=type)

@@ -7,10 +7,10 @@ to (tiering, resilience, telemetry, the AI domain layer).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from cachekit.health import HealthReport, StateChange
-from cachekit.protocol import TTL, UNSET, CacheInterface
+from cachekit.protocol import TTL, UNSET, CacheInterface, LocalTier, Monitor
 
 
 class CacheWrapper(CacheInterface):
@@ -20,9 +20,17 @@ class CacheWrapper(CacheInterface):
         super().__init__()
         self.inner = inner
         self.default_ttl = inner.default_ttl
-        self.key_generator = inner.key_generator
-        self.config = inner.config
-        self.monitor = inner.monitor
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The monitor of the stack below (the telemetry layer owns it)."""
+        return self.inner.monitor
+
+    def build_key(self, text: str, operation: str, options: Mapping[str, Any] | None = None) -> str:
+        """This layer's key generator when it has one, else the layer below's."""
+        if self.key_generator is not None:
+            return self.key_generator.generate_cache_key(text, operation, options)
+        return self.inner.build_key(text, operation, options)
 
     async def get(self, key: str, *, type: Any = None) -> Any:
         return await self.inner.get(key, type=type)
@@ -64,8 +72,19 @@ class CacheWrapper(CacheInterface):
         return self.inner.on_state_change(callback)
 
 
+def children(layer: CacheInterface) -> list[CacheInterface]:
+    """The layers directly below ``layer``: a wrapper's ``inner``, a tier pair's ``near``
+    and ``far``."""
+    found = []
+    for attr in ("inner", "near", "far"):
+        child = getattr(layer, attr, None)
+        if isinstance(child, CacheInterface):
+            found.append(child)
+    return found
+
+
 def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
-    """Every layer of a stack, outermost first (wrappers' ``inner``, tiers' ``near``/``far``)."""
+    """Every layer of a stack, outermost first, each once."""
     pending = [cache]
     seen: set[int] = set()
     while pending:
@@ -74,7 +93,21 @@ def stack_layers(cache: CacheInterface) -> Iterator[CacheInterface]:
             continue
         seen.add(id(layer))
         yield layer
-        for attr in ("inner", "near", "far"):
-            child = getattr(layer, attr, None)
-            if isinstance(child, CacheInterface):
-                pending.append(child)
+        pending.extend(children(layer))
+
+
+def find_tier(cache: CacheInterface, kind: str) -> CacheInterface | None:
+    """The first storage layer of a stack whose ``tier`` is ``kind`` (``"memory"``, ...)."""
+    return next((layer for layer in stack_layers(cache) if layer.tier == kind), None)
+
+
+def memory_tier(cache: CacheInterface) -> LocalTier | None:
+    """The memory tier of a stack, if it has one."""
+    return cast("LocalTier | None", find_tier(cache, "memory"))
+
+
+def describe_stack(cache: CacheInterface) -> str:
+    """The composition as text: ``ResilientCache(TieredCache(InMemoryCache, RedisBackend))``."""
+    below = [describe_stack(child) for child in children(cache)]
+    name = type(cache).__name__
+    return f"{name}({', '.join(below)})" if below else name

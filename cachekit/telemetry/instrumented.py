@@ -22,17 +22,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from cachekit.backends.memory import InMemoryCache
-from cachekit.backends.redis.backend import RedisBackend
-from cachekit.layers.wrapper import CacheWrapper, stack_layers
-from cachekit.protocol import TTL, UNSET, CacheInterface, Loader, check_ttl
-from cachekit.telemetry.commands import hook_client, hook_codec, hook_pipeline
+from cachekit.config.model import MonitoringConfig
+from cachekit.layers.wrapper import CacheWrapper, find_tier, memory_tier
+from cachekit.protocol import (
+    TTL,
+    UNSET,
+    CacheInterface,
+    Loader,
+    LocalTier,
+    RemoteTier,
+    call_loader,
+    check_ttl,
+)
+from cachekit.telemetry.commands import CommandTelemetry
+from cachekit.telemetry.env import OtelEnv
 from cachekit.telemetry.metrics import (
     CLEAR,
     DELETE,
@@ -58,7 +66,7 @@ from cachekit.telemetry.metrics import (
     slot,
 )
 from cachekit.telemetry.monitor import CachePerformanceMonitor, default_config
-from cachekit.telemetry.otel import OtelEnv, Telemetry, Tracing, alert_log_sink, build_telemetry
+from cachekit.telemetry.otel import Telemetry, Tracing, alert_log_sink, build_telemetry
 
 if TYPE_CHECKING:
     from cachekit.health import StateChange
@@ -70,13 +78,6 @@ _SET_OK: Final = slot(SET, OK, MEMORY)
 _SET_ERROR: Final = slot(SET, ERROR, MEMORY)
 _GOS_MEMORY: Final = GET_OR_SET * 2 + MEMORY
 _GOS_HIT: Final = slot(GET_OR_SET, HIT, MEMORY)
-
-
-async def _run_loader(loader: Loader) -> Any:
-    result = loader()
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 class Instrumented(CacheWrapper):
@@ -93,30 +94,31 @@ class Instrumented(CacheWrapper):
         inner: CacheInterface,
         telemetry: Telemetry | None = None,
         *,
+        settings: MonitoringConfig | None = None,
+        namespace: str = "cachekit",
+        memory: LocalTier | None = None,
+        remote: RemoteTier | None = None,
         monitor: CachePerformanceMonitor | None = None,
         rebuild_telemetry: Callable[[], Telemetry] | None = None,
     ) -> None:
         super().__init__(inner)
-        config = inner.config
-        settings = config.monitoring if config is not None else default_config()
-        namespace = config.namespace if config is not None else "cachekit"
+        settings = settings or default_config()
         self.settings = settings
         if monitor is None:
             monitor = CachePerformanceMonitor(settings, recorder=Recorder(namespace))
-        self.monitor = self._monitor = monitor
+        self._monitor = monitor
         self.recorder = recorder = monitor.recorder
-        layers = list(stack_layers(inner))
-        recorder.memory = next((c for c in layers if isinstance(c, InMemoryCache)), None)
-        self._backends = [c for c in layers if isinstance(c, RedisBackend)]
+        recorder.memory = memory
+        self._remote = remote
         self._rebuild = rebuild_telemetry or (lambda: build_telemetry(settings, OtelEnv()))
         self._slow = settings.slow_operation_seconds
         self._every = settings.duration_sample_every
         # Per (operation, tier): the first duration is recorded, then 1 in ``every``.
         self._countdowns = [1] * len(recorder.seconds)
-        self._undo: list[Callable[[], None]] = []
         self._ticker: asyncio.Task[None] | None = None
         # A memory-only stack's get may skip this layer: see _choose_paths.
-        self._memory_only = inner if isinstance(inner, InMemoryCache) else None
+        self._memory = memory
+        self._memory_only = inner if cast(object, memory) is inner else None
         self._memory_get = inner.get
         self._lean = False
         self._tier_base = [0, 0]
@@ -125,6 +127,34 @@ class Instrumented(CacheWrapper):
         self._unsubscribe = inner.on_state_change(self._state_changed)
         # Through the attribute: a reconnect may bind a fresh pipeline's sink.
         monitor.add_alert_callback(lambda alert: self._emit_alert(alert))
+
+    @classmethod
+    def around(
+        cls,
+        stack: CacheInterface,
+        telemetry: Telemetry | None = None,
+        *,
+        settings: MonitoringConfig | None = None,
+        rebuild_telemetry: Callable[[], Telemetry] | None = None,
+    ) -> Instrumented:
+        """``Instrumented`` over a stack built elsewhere: its tiers are found by their
+        ``tier``, its settings taken from its config (``settings`` overrides them)."""
+        config = stack.config
+        remote = find_tier(stack, "redis")
+        return cls(
+            stack,
+            telemetry,
+            settings=settings or (config.monitoring if config is not None else None),
+            namespace=config.namespace if config is not None else "cachekit",
+            memory=memory_tier(stack),
+            remote=cast("RemoteTier | None", remote),
+            rebuild_telemetry=rebuild_telemetry,
+        )
+
+    @property
+    def monitor(self) -> CachePerformanceMonitor:
+        """The stack's analytics and alerts."""
+        return self._monitor
 
     def __repr__(self) -> str:
         return f"Instrumented({self.inner!r})"
@@ -139,25 +169,21 @@ class Instrumented(CacheWrapper):
         self._record = self._instruments.duration.record
         self._emit_alert = alert_log_sink(telemetry, self.recorder.namespace)
         self._live = telemetry.metrics_live()
-        self._hook_backends()
+        self._observe()
         self._choose_paths()
 
-    def _hook_backends(self) -> None:
-        for backend in self._backends:
-            sealed = backend.sealed
-            codec = sealed.inner if sealed is not None else backend.codec
-            for undo in (
-                hook_client(backend.client, self.recorder, self._tracing),
-                hook_pipeline(backend.auto_pipeline, self.recorder, self._tracing),
-                hook_codec(codec, self._monitor),
-            ):
-                if undo is not None:
-                    self._undo.append(undo)
+    def _observe(self) -> None:
+        """Count and trace the remote tier's commands, and measure its compression."""
+        remote = self._remote
+        if remote is not None:
+            remote.observe(CommandTelemetry(self.recorder, self._tracing, url=remote.address))
+            remote.observe_compression(self._monitor.record_compression_ratio)
 
-    def _unhook_backends(self) -> None:
-        undo, self._undo = self._undo, []
-        for restore in undo:
-            restore()
+    def _unobserve(self) -> None:
+        remote = self._remote
+        if remote is not None:
+            remote.observe(None)
+            remote.observe_compression(None)
 
     def _refresh(self) -> None:
         """Re-read the providers: the application may have installed them since."""
@@ -175,7 +201,8 @@ class Instrumented(CacheWrapper):
             return
         rec = self.recorder
         if lean:
-            rec.tier = TierCounts(memory)
+            assert self._memory is not None
+            rec.tier = TierCounts(self._memory)
             self._tier_base = rec.tier.base
             setattr(self, "get", memory.get)  # noqa: B010 - an instance attribute on purpose
         else:
@@ -194,10 +221,9 @@ class Instrumented(CacheWrapper):
     async def connect(self) -> bool:
         """Connect the stack and start evaluating the windowed alert rules."""
         if self.telemetry.closed:
-            self._unhook_backends()
             self._bind(self._rebuild())
         else:
-            self._hook_backends()  # after aclose: the new client, or the restored one
+            self._observe()  # after aclose
         self._refresh()
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
@@ -211,7 +237,7 @@ class Instrumented(CacheWrapper):
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
         await self.inner.aclose()
-        self._unhook_backends()
+        self._unobserve()
         if self.telemetry.owned and not self.telemetry.closed:
             await asyncio.to_thread(self.telemetry.shutdown)
 
@@ -244,7 +270,11 @@ class Instrumented(CacheWrapper):
         """
         elapsed = perf_counter() - start
         rec = self.recorder
-        tier = REDIS if rec.redis_calls != calls or (result == ERROR and self._backends) else MEMORY
+        tier = (
+            REDIS
+            if rec.redis_calls != calls or (result == ERROR and self._remote is not None)
+            else MEMORY
+        )
         rec.counts[(op * 4 + result) * 2 + tier] += n
         series = op * 2 + tier
         rec.seconds[series] += elapsed
@@ -445,8 +475,8 @@ class Instrumented(CacheWrapper):
                             "cache.namespace": rec.namespace,
                         },
                     ):
-                        return await _run_loader(loader)
-                return await _run_loader(loader)
+                        return await call_loader(loader)
+                return await call_loader(loader)
             finally:
                 rec.loads[0] += 1
                 rec.loads[1] += perf_counter() - begin
@@ -459,7 +489,7 @@ class Instrumented(CacheWrapper):
         tracing, rec = self._tracing, self.recorder
         traced = not tracing.off and tracing.live()
         span_cm = self._traced(GET_MANY) if traced else contextlib.nullcontext(None)
-        memory = self._memory_only if self._lean else None
+        memory = self._memory if self._lean else None
         if memory is not None:  # its per-key lookups are get_many's, not get's
             hits_before, misses_before = memory.hits, memory.misses
         with span_cm as span:
@@ -514,12 +544,27 @@ class Instrumented(CacheWrapper):
         return key
 
 
-def instrument(cache: CacheInterface, env: OtelEnv) -> Instrumented:
-    """``cache`` wrapped in ``Instrumented``, its providers chosen by its config's
-    ``monitoring`` section and the ``OTEL_*`` variables of ``env``."""
-    settings = cache.config.monitoring if cache.config is not None else default_config()
+def instrument(
+    cache: CacheInterface,
+    settings: MonitoringConfig,
+    env: OtelEnv,
+    *,
+    namespace: str,
+    memory: LocalTier | None,
+    remote: RemoteTier | None,
+) -> Instrumented:
+    """``cache`` wrapped in ``Instrumented``, its providers chosen by ``settings`` (the
+    ``monitoring`` section) and the ``OTEL_*`` variables of ``env``."""
 
     def providers() -> Telemetry:
         return build_telemetry(settings, env)
 
-    return Instrumented(cache, providers(), rebuild_telemetry=providers)
+    return Instrumented(
+        cache,
+        providers(),
+        settings=settings,
+        namespace=namespace,
+        memory=memory,
+        remote=remote,
+        rebuild_telemetry=providers,
+    )

@@ -27,7 +27,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 if TYPE_CHECKING:
-    from cachekit.backends.memory import InMemoryCache
+    from cachekit.protocol import LocalTier
 
 OPERATIONS: Final = (
     "get",
@@ -79,7 +79,7 @@ class TierCounts:
 
     __slots__ = ("base", "memory")
 
-    def __init__(self, memory: InMemoryCache) -> None:
+    def __init__(self, memory: LocalTier) -> None:
         self.memory = memory
         self.base = [memory.hits, memory.misses]
 
@@ -118,7 +118,7 @@ class Recorder:
         self.loads = [0, 0.0]  # count, seconds
         self.invalidations: dict[tuple[str, str], list[int]] = {}  # (kind, op) -> [events, keys]
         self.degraded = 0
-        self.memory: InMemoryCache | None = None
+        self.memory: LocalTier | None = None
         self.tier: TierCounts | None = None
         """Set while a memory-only stack's ``get`` skips the wrapper: the memory tier
         counts those lookups itself, and ``snapshot`` adds them in."""

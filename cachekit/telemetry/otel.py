@@ -21,11 +21,10 @@ import atexit
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Final, Literal
-from urllib.parse import unquote
 
 from opentelemetry import _logs as logs_api
 from opentelemetry import metrics, trace
@@ -34,16 +33,14 @@ from opentelemetry.sdk._logs import LoggerProvider as SDKLoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
-from opentelemetry.sdk.trace import sampling
 
 from cachekit.config.model import MonitoringConfig
 from cachekit.telemetry.alerts import Alert
+from cachekit.telemetry.env import SIGNALS, OtelEnv
 from cachekit.telemetry.otlp import own_provider
 
 logger = logging.getLogger("cachekit.telemetry")
 
-Signal = Literal["traces", "metrics", "logs"]
-SIGNALS: Final[tuple[Signal, ...]] = ("traces", "metrics", "logs")
 SCOPE: Final = "cachekit"
 TracingMode = Literal["off", "on", "parent"]
 
@@ -54,111 +51,6 @@ def scope_version() -> str:
         return metadata.version("cachekit")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
         return "0+unknown"
-
-
-class OtelEnv:
-    """The standard ``OTEL_*`` variables of one environment mapping (values never shown)."""
-
-    def __init__(self, values: Mapping[str, str] | None = None) -> None:
-        self._values = {
-            k: v.strip() for k, v in (values or {}).items() if k.startswith("OTEL_") and v.strip()
-        }
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> OtelEnv:
-        """Keep the ``OTEL_*`` entries of ``environ``."""
-        return cls(environ)
-
-    def __repr__(self) -> str:  # header values may hold API keys: names only
-        return f"OtelEnv({sorted(self._values)})"
-
-    def get(self, name: str) -> str | None:
-        """The value of ``name`` when set and not blank."""
-        return self._values.get(name)
-
-    @property
-    def sdk_disabled(self) -> bool:
-        """``OTEL_SDK_DISABLED=true``: every signal is a no-op."""
-        return (self.get("OTEL_SDK_DISABLED") or "").lower() == "true"
-
-    def otlp(self, signal: Signal, name: str) -> str | None:
-        """``OTEL_EXPORTER_OTLP_<SIGNAL>_<NAME>``, else ``OTEL_EXPORTER_OTLP_<NAME>``."""
-        return self.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{name}") or self.get(
-            f"OTEL_EXPORTER_OTLP_{name}"
-        )
-
-    def exporter(self, signal: Signal) -> str:
-        """``OTEL_<SIGNAL>_EXPORTER`` (first entry): ``otlp`` (default), ``console`` or ``none``."""
-        raw = self.get(f"OTEL_{signal.upper()}_EXPORTER") or "otlp"
-        return raw.split(",")[0].strip().lower()
-
-    def has_endpoint(self, signal: Signal) -> bool:
-        """Whether an OTLP endpoint is configured for ``signal``."""
-        return self.otlp(signal, "ENDPOINT") is not None
-
-    def protocol(self, signal: Signal, default: str) -> str:
-        """The OTLP protocol of ``signal``: the variables, else ``default``."""
-        value = (self.otlp(signal, "PROTOCOL") or default).lower()
-        if value not in {"grpc", "http/protobuf"}:
-            logger.warning("cachekit: unsupported OTLP protocol %r, using %s", value, default)
-            return default
-        return value
-
-    def headers(self, signal: Signal) -> dict[str, str]:
-        """``key=value,key2=value2`` headers (URL-decoded) of ``signal``'s exporter."""
-        out: dict[str, str] = {}
-        for item in (self.otlp(signal, "HEADERS") or "").split(","):
-            name, sep, value = item.partition("=")
-            if sep and name.strip():
-                out[unquote(name.strip()).lower()] = unquote(value.strip())
-        return out
-
-    def number(self, name: str, default: float) -> float:
-        """A positive number variable, or ``default`` when unset or invalid (OTel's rule)."""
-        raw = self.get(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if value <= 0:
-            logger.warning("cachekit: ignoring invalid %s, using %s", name, default)
-            return default
-        return value
-
-    def resource_attributes(self) -> dict[str, str]:
-        """``OTEL_RESOURCE_ATTRIBUTES`` plus ``service.name`` (``OTEL_SERVICE_NAME`` wins)."""
-        attrs: dict[str, str] = {}
-        for item in (self.get("OTEL_RESOURCE_ATTRIBUTES") or "").split(","):
-            name, sep, value = item.partition("=")
-            if sep and name.strip():
-                attrs[unquote(name.strip())] = unquote(value.strip())
-        service = self.get("OTEL_SERVICE_NAME")
-        if service:
-            attrs["service.name"] = service
-        attrs.setdefault("service.name", "unknown_service")
-        return attrs
-
-    def sampler(self) -> sampling.Sampler:
-        """The sampler ``OTEL_TRACES_SAMPLER`` (and ``_ARG``) names; parent-based on by default."""
-        name = (self.get("OTEL_TRACES_SAMPLER") or "parentbased_always_on").lower()
-        ratio = self.number("OTEL_TRACES_SAMPLER_ARG", 1.0)
-        ratio = min(ratio, 1.0)
-        samplers: dict[str, Callable[[], sampling.Sampler]] = {
-            "always_on": lambda: sampling.ALWAYS_ON,
-            "always_off": lambda: sampling.ALWAYS_OFF,
-            "traceidratio": lambda: sampling.TraceIdRatioBased(ratio),
-            "parentbased_always_on": lambda: sampling.ParentBased(sampling.ALWAYS_ON),
-            "parentbased_always_off": lambda: sampling.ParentBased(sampling.ALWAYS_OFF),
-            "parentbased_traceidratio": lambda: sampling.ParentBased(
-                sampling.TraceIdRatioBased(ratio)
-            ),
-        }
-        if name not in samplers:
-            logger.warning("cachekit: unknown OTEL_TRACES_SAMPLER %r, using parent-based on", name)
-            name = "parentbased_always_on"
-        return samplers[name]()
 
 
 @dataclass(eq=False)

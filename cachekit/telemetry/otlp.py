@@ -22,9 +22,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
 from cachekit.config.model import MonitoringConfig
+from cachekit.extras import require
 
 if TYPE_CHECKING:
-    from cachekit.telemetry.otel import OtelEnv, Signal
+    from cachekit.telemetry.env import OtelEnv, Signal
 
 logger = logging.getLogger("cachekit.telemetry")
 
@@ -49,6 +50,8 @@ def _exporter(signal: Signal, monitoring: MonitoringConfig, env: OtelEnv) -> Any
         except ValueError:
             logger.warning("cachekit: ignoring invalid OTLP timeout for %s", signal)
     compression = (env.otlp(signal, "COMPRESSION") or "").lower()
+    package = f"opentelemetry.exporter.otlp.proto.{'grpc' if protocol == 'grpc' else 'http'}"
+    require(package, "otlp", f"exporting {signal} over OTLP ({protocol})")
     if protocol == "grpc":
         return _grpc_exporter(signal, env, compression, kwargs)
     return _http_exporter(signal, env, compression, kwargs)

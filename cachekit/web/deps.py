@@ -48,7 +48,7 @@ async def get_cache(request: Request) -> CacheInterface:
 
 
 async def get_ai_cache(request: Request) -> AIResponseCache:
-    """Dependency: the stack's ``AIResponseCache`` (one over the stack when ``ai.enabled``
+    """Dependency: the stack's AI layer (one over the stack when ``ai.enabled``
     is false: per-operation TTLs from ``ai.operation_ttls``, AI stats, invalidation)."""
     return runtime_of(request).ai_cache
 

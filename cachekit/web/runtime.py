@@ -10,123 +10,32 @@ the rule for the mutating endpoints (``TokenRule``). Nothing here imports a web 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import inspect
-import ipaddress
 import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from cachekit.cli.output import flatten, source_of
 from cachekit.config.masking import mask_tree, mask_url
 from cachekit.config.model import CacheConfig
 from cachekit.config.settings import ResolvedSettings, resolve_settings
-from cachekit.errors import CacheConfigError, CacheError, CacheUnavailableError, ConfigProblem
+from cachekit.config.tree import flatten, source_of
+from cachekit.errors import CacheError, CacheUnavailableError
 from cachekit.health import HealthReport
 from cachekit.layers.ai.cache import AIResponseCache
-from cachekit.layers.wrapper import stack_layers
+from cachekit.layers.wrapper import describe_stack, memory_tier, stack_layers
 from cachekit.protocol import CacheInterface
 from cachekit.resolver import resolve
+from cachekit.web.tokens import TokenRule
 
 logger = logging.getLogger("cachekit.server")
 
-#: Environments whose mutating endpoints may run without a token (on a loopback host only).
-OPEN_ENVIRONMENTS: Final = frozenset({"development", "testing"})
 CODE_SOURCE: Final = "code (a CacheConfig passed in)"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a bind address or name) only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class TokenRule:
-    """Who may call the mutating endpoints: holders of ``server.token``, or anyone when
-    no token is set in ``development``/``testing`` on a loopback host (``open``).
-
-    ``refusal`` says why a service must not start: no token, and not such a place.
-    The token never appears in ``repr`` or messages.
-    """
-
-    __slots__ = ("_token", "environment", "host", "open", "refusal")
-
-    def __init__(self, token: str | None, *, environment: str, host: str) -> None:
-        self._token = None if token is None else token.encode("utf-8")
-        self.environment = environment
-        self.host = host
-        self.open = token is None and environment in OPEN_ENVIRONMENTS and is_loopback(host)
-        self.refusal: str | None = None
-        if token is None and not self.open:
-            self.refusal = (
-                "not set, and the service has mutating endpoints: they may run without a "
-                "token only in the development and testing environments on a loopback host, "
-                f"and this is environment {environment!r} on host {host!r}. Set "
-                "CACHEKIT_SERVER__TOKEN, or token under [<env>.server] in .secrets.toml"
-            )
-
-    @property
-    def mode(self) -> str:
-        """``"token"``, ``"open"`` (no token needed) or ``"refused"`` (no writes possible)."""
-        if self._token is not None:
-            return "token"
-        return "open" if self.open else "refused"
-
-    def enforce(self) -> None:
-        """Raise ``CacheConfigError`` naming ``server.token`` when writes cannot be served."""
-        if self.refusal is not None:
-            raise CacheConfigError([ConfigProblem(key="server.token", message=self.refusal)])
-
-    def warning(self) -> str | None:
-        """The warning to log at start when writes are open."""
-        if not self.open:
-            return None
-        return (
-            "server.token is not set: mutating endpoints accept requests without a token "
-            f"(allowed only in development/testing on loopback; environment "
-            f"{self.environment!r}, host {self.host!r})"
-        )
-
-    def check(self, authorization: str | None) -> str | None:
-        """None when a request with this ``Authorization`` header may write, else why not."""
-        if self._token is None:
-            return None if self.open else "server.token is not set, so writes are refused"
-        if not authorization:
-            return "missing bearer token: send 'Authorization: Bearer <server.token>'"
-        scheme, _, value = authorization.strip().partition(" ")
-        value = value.strip()
-        if scheme.lower() != "bearer" or not value:
-            return "expected 'Authorization: Bearer <server.token>'"
-        # Starlette decodes headers as latin-1: encoding back gives the bytes sent.
-        if not hmac.compare_digest(value.encode("latin-1"), self._token):
-            return "invalid bearer token"
-        return None
-
-    def __repr__(self) -> str:
-        return (
-            f"TokenRule(mode={self.mode!r}, environment={self.environment!r}, host={self.host!r})"
-        )
-
-
-def describe_stack(cache: CacheInterface) -> str:
-    """The composition as text: ``TieredCache(InMemoryCache, RedisBackend)``."""
-    children = [
-        describe_stack(child)
-        for attr in ("inner", "near", "far")
-        if isinstance(child := getattr(cache, attr, None), CacheInterface)
-    ]
-    name = type(cache).__name__
-    return f"{name}({', '.join(children)})" if children else name
-
-
 def find_ai_layer(cache: CacheInterface) -> AIResponseCache | None:
-    """The ``AIResponseCache`` layer of a stack, if it has one."""
+    """The AI layer of a stack, if it has one."""
     for layer in stack_layers(cache):
         if isinstance(layer, AIResponseCache):
             return layer
@@ -153,7 +62,13 @@ class CacheRuntime:
             config.server.token, environment=config.environment, host=self.host
         )
         #: The stack's AI layer, or one over the stack (per-operation TTLs from config).
-        self.ai_cache = find_ai_layer(cache) or AIResponseCache(inner=cache, config=config)
+        self.ai_cache = find_ai_layer(cache) or AIResponseCache(
+            cache,
+            config.ai,
+            sample_every=config.monitoring.duration_sample_every,
+            memory=memory_tier(cache),
+            preset=config.preset,
+        )
         self._clock = clock
         self._started_at: float | None = None
 
@@ -224,7 +139,7 @@ class CacheRuntime:
     # -- what the ops endpoints report ------------------------------------------------
     async def health(self) -> HealthReport:
         """``cache.health()``, bounded by the connect plus operation timeout."""
-        budget = self.config.redis.connect_timeout + self.config.redis.socket_timeout
+        budget = self.config.budget.connect
         try:
             async with asyncio.timeout(budget):
                 return await self.cache.health()

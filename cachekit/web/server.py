@@ -265,7 +265,7 @@ def serve(settings: ResolvedSettings, *, log_level: str = "info") -> int:
     """
     import uvicorn
 
-    from cachekit.web.runtime import TokenRule
+    from cachekit.web.tokens import TokenRule
 
     config = settings.config
     TokenRule(

@@ -3,30 +3,40 @@
 It raises cachekit errors (``CacheUnavailableError`` and subclasses) when Redis fails;
 degradation to memory is the job of the resilience wrapper, not of this class. Entries
 that do not decode (corrupt, foreign, unknown format version) are misses.
+
+Every command goes through ``_command`` / ``_commands``: auto-pipelined when
+``redis.auto_pipeline`` is on, and handed to the ``CommandObserver`` telemetry installs
+(``observe``), so telemetry sees each command without touching redis-py's objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 
-from cachekit.backends.codec import Codec, CodecError
+from cachekit.backends.codec import Codec
+from cachekit.backends.glob import escape_glob
 from cachekit.backends.integrity import SealedCodec
 from cachekit.backends.redis.autopipeline import AutoPipeline, supports_auto_pipeline
-from cachekit.backends.redis.connection import make_client
-from cachekit.backends.redis.errors import connect_hints, map_redis_errors
+from cachekit.backends.redis.connection import Endpoint
+from cachekit.backends.redis.errors import map_redis_errors
+from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig
-from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
+from cachekit.errors import CacheUnavailableError, CodecError
+from cachekit.protocol import TTL, UNSET, CommandObserver, RemoteTier, check_ttl
 
-_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
-_SCAN_COUNT = 500
+_SCAN_COUNT: Final = 500
+PROBE_KEY: Final = "__cachekit_probe__"
+"""Key, inside the namespace, that probes write (it expires after a few seconds)."""
+_PROBE_TTL: Final = 5
 
 
-def escape_glob(text: str) -> str:
-    """``text`` with Redis glob metacharacters escaped, so it matches only literally."""
-    return text.translate(_GLOB_SPECIAL)
+def _name(command: tuple[Any, ...]) -> str:
+    return str(command[0]) if command else "OTHER"
 
 
 def _expiry(ttl: float | None) -> tuple[int | None, int | None]:
@@ -45,33 +55,92 @@ def _set_command(name: str, data: bytes, ttl: float | None, *, nx: bool = False)
     return ("SET", name, data, *expiry, *(("NX",) if nx else ()))
 
 
-class RedisBackend(CacheInterface):
-    """Values in Redis under ``config.key_prefix``, encoded by the safe codec."""
+class RedisBackend(RemoteTier):
+    """Values in Redis under ``prefix``, encoded by the safe codec (sealed when ``sealed``).
 
-    def __init__(self, config: CacheConfig, *, client: aioredis.Redis | None = None) -> None:
+    ``endpoint`` says how to connect; ``client`` substitutes the redis-py client (tests,
+    fakeredis; it belongs to the caller and probes use it too). Build one from a whole
+    config with ``RedisBackend.from_config``.
+    """
+
+    tier = "redis"
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        prefix: str,
+        codec: Codec,
+        *,
+        default_ttl: float | None,
+        sealed: SealedCodec | None = None,
+        auto_pipeline: bool = True,
+        client: aioredis.Redis | None = None,
+    ) -> None:
         super().__init__()
-        self.config = config
-        self._config = config
-        self.default_ttl = config.ttl.default
-        self.prefix = config.key_prefix
-        self.codec = Codec.from_config(config.compression)
+        self.endpoint = endpoint
+        self.default_ttl = default_ttl
+        self.prefix = prefix
+        self.codec = codec
         # Signed / encrypted entries bound to their key when security keys are configured.
-        self.sealed = SealedCodec.from_config(config)
+        self.sealed = sealed
+        self._entries: Codec | SealedCodec = sealed or codec
+        self._use_pipeline = auto_pipeline
         self._client = client
         self._owns_client = client is None
+        self._probe_client: aioredis.Redis | None = client
         self._pipeline: AutoPipeline | None = None
+        self._observer: CommandObserver | None = None
         self.corrupt_entries = 0
+
+    @classmethod
+    def from_config(
+        cls, config: CacheConfig, *, client: aioredis.Redis | None = None
+    ) -> RedisBackend:
+        """The Redis tier ``config`` describes (endpoint, key prefix, codec, TTL)."""
+        codec = Codec.from_config(config.compression)
+        return cls(
+            Endpoint.from_config(config),
+            config.key_prefix,
+            codec,
+            default_ttl=config.ttl.default,
+            sealed=SealedCodec.seal(codec, config.security),
+            auto_pipeline=config.redis.auto_pipeline,
+            client=client,
+        )
+
+    def __repr__(self) -> str:
+        return f"RedisBackend({self.endpoint!r}, prefix={self.prefix!r})"
+
+    @property
+    def address(self) -> str:
+        """The Redis URL, password masked."""
+        return mask_url(self.endpoint.url)
 
     @property
     def client(self) -> aioredis.Redis:
         """The redis-py client, created on first use (no I/O until a command runs)."""
         if self._client is None:
-            self._client = make_client(self._config)
+            self._client = self.endpoint.client()
         return self._client
+
+    # -- the command path -------------------------------------------------------------
+    def observe(self, observer: CommandObserver | None) -> None:
+        """Send every command through ``observer`` from now on (None: stop)."""
+        self._observer = observer
+
+    def observe_compression(self, callback: Callable[[int, int], None] | None) -> None:
+        """Report each value compressed to ``callback(encoded_bytes, stored_bytes)``."""
+        self.codec.observe_compression(callback)
 
     async def _command(self, *args: Any) -> Any:
         """Run one command; auto-pipelined (``redis.auto_pipeline``), it shares a round
         trip with the commands other tasks issue in the same event-loop tick."""
+        observer = self._observer
+        if observer is None:
+            return await self._send(args)
+        return await observer.command(_name(args), self._send(args))
+
+    async def _send(self, args: tuple[Any, ...]) -> Any:
         pipeline = self._pipeline or self.auto_pipeline
         if pipeline is None:
             return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
@@ -79,6 +148,13 @@ class RedisBackend(CacheInterface):
 
     async def _commands(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run several commands in one round trip; their replies in order."""
+        observer = self._observer
+        if observer is None:
+            return await self._send_many(commands)
+        names = [_name(command) for command in commands]
+        return await observer.batch(names, self._send_many(commands))
+
+    async def _send_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         pipeline = self._pipeline or self.auto_pipeline
         if pipeline is None:
             async with self.client.pipeline(transaction=False) as pipe:
@@ -87,50 +163,78 @@ class RedisBackend(CacheInterface):
                 return await pipe.execute()
         return await pipeline.execute_many(commands)
 
+    async def _observed(self, name: str, call: Awaitable[Any]) -> Any:
+        observer = self._observer
+        return await (call if observer is None else observer.command(name, call))
+
     @property
     def auto_pipeline(self) -> AutoPipeline | None:
         """The batcher every command goes through, created on first use; None when
         ``redis.auto_pipeline`` is off or the client is not a plain pooled one."""
-        if self._pipeline is None and self._config.redis.auto_pipeline:
+        if self._pipeline is None and self._use_pipeline:
             client = self.client
             if supports_auto_pipeline(client):
                 self._pipeline = AutoPipeline(client)
         return self._pipeline
 
     def _encode(self, name: str, value: Any) -> bytes:
-        if self.sealed is not None:
-            return self.sealed.encode(value, name=name)
-        return self.codec.encode(value)
+        return self._entries.encode(value, name=name)
 
     def _decode(self, raw: bytes | str | None, type: Any, name: str) -> Any:
         if raw is None:
             return None
         data = raw if isinstance(raw, bytes) else raw.encode()
         try:
-            if self.sealed is not None:
-                return self.sealed.decode(data, type, name=name)
-            return self.codec.decode(data, type)
+            return self._entries.decode(data, type, name=name)
         except CodecError:
             self.corrupt_entries += 1
             return None
 
+    # -- lifecycle ----------------------------------------------------------------------
     async def connect(self) -> bool:
         """PING Redis; raises ``CacheUnavailableError`` (or a subclass) when unreachable."""
-        with map_redis_errors("PING", **connect_hints(self._config)):
-            await self.client.ping()
+        with map_redis_errors("PING", **self.endpoint.hints()):
+            await self._observed("PING", self.client.ping())
         return True
 
     async def aclose(self) -> None:
-        """Close the client this backend created (a client passed in belongs to the caller)."""
+        """Close the clients this backend created (a client passed in belongs to the caller)."""
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
             await pipeline.aclose()
         if not self._owns_client:
             return
         client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        probe, self._probe_client = self._probe_client, None
+        for owned in (client, probe):
+            if owned is not None:
+                await owned.aclose()
 
+    async def probe(self, timeout: float, *, fresh: bool = False) -> str | None:
+        """Write a short-lived key without retries within ``timeout`` seconds; None when
+        Redis took it, else why not. ``fresh`` drops the probe's pooled connections first
+        (they may predate a restart). A PING would pass during OOM or READONLY: a write
+        does not."""
+        if self._probe_client is None:
+            self._probe_client = self.endpoint.client(retries=0)
+        client = self._probe_client
+        name = self.prefix + PROBE_KEY
+        try:
+            async with asyncio.timeout(timeout):
+                if fresh and self._owns_client:
+                    with contextlib.suppress(Exception):
+                        await client.connection_pool.disconnect()
+                with map_redis_errors("SET"):
+                    await client.execute_command(  # type: ignore[no-untyped-call]
+                        *_set_command(name, self._encode(name, 1), _PROBE_TTL)
+                    )
+        except CacheUnavailableError as exc:
+            return str(exc)
+        except TimeoutError:
+            return f"redis probe: no answer within {timeout:g}s"
+        return None
+
+    # -- the protocol -------------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:
         with map_redis_errors("GET"):
             raw = await self._command("GET", self.prefix + key)

@@ -12,7 +12,6 @@ import re
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from redis import exceptions as rex
 
@@ -21,9 +20,6 @@ from cachekit.errors import (
     CacheTimeoutError,
     CacheUnavailableError,
 )
-
-if TYPE_CHECKING:
-    from cachekit.config.model import CacheConfig
 
 _SECURITY_MARKERS = (
     "certificate",
@@ -136,19 +132,13 @@ def _connect_hint(text: str, timeout: bool, tls: bool | None, client_cert: bool)
     return ""
 
 
-def connect_hints(config: CacheConfig) -> dict[str, Any]:
-    """Keyword arguments for ``map_redis_errors`` around a connect: what the client tried."""
-    tls = config.redis.url.startswith("rediss://")
-    return {"tls": tls, "client_cert": tls and bool(config.security.tls_cert_path)}
-
-
 @contextmanager
 def map_redis_errors(
     operation: str, *, tls: bool | None = None, client_cert: bool = False
 ) -> Iterator[None]:
     """Translate redis-py / socket errors raised inside the block into the cachekit tree.
 
-    ``tls`` / ``client_cert`` (see ``connect_hints``) say how a connect was attempted, so
+    ``tls`` / ``client_cert`` (see ``Endpoint.hints``) say how a connect was attempted, so
     a dropped connection can name its likely cause (TLS port, client certificate).
     """
     try:

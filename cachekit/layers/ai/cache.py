@@ -19,28 +19,31 @@ and adds what cached LLM responses need:
 from __future__ import annotations
 
 import hashlib
-import inspect
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from cachekit.backends.memory import InMemoryCache
-from cachekit.backends.redis.backend import escape_glob
+from cachekit.backends.glob import escape_glob
 from cachekit.errors import CacheValueError
 from cachekit.keys import KEY_PREFIX, CacheKeyGenerator
 from cachekit.layers.ai.stats import AIStats
-from cachekit.layers.wrapper import CacheWrapper
-from cachekit.protocol import TTL, UNSET, CacheInterface, Loader, check_ttl, is_uncacheable
+from cachekit.layers.wrapper import CacheWrapper, stack_layers
+from cachekit.protocol import (
+    TTL,
+    UNSET,
+    CacheInterface,
+    Loader,
+    LocalTier,
+    Monitor,
+    call_loader,
+    check_ttl,
+    is_uncacheable,
+)
 
 if TYPE_CHECKING:
-    from cachekit.config.model import AIConfig, CacheConfig, SecurityConfig
-    from cachekit.telemetry.monitor import CachePerformanceMonitor
+    from cachekit.config.model import AIConfig
 
 __all__ = ["AIResponseCache", "operation_of"]
-
-DEFAULT_PRESET: Final = "ai-production"
-"""Preset of an ``AIResponseCache`` built from the original's flat parameters."""
-
 
 def operation_of(key: str) -> str | None:
     """The operation of a key made by ``build_key`` (``ai:{operation}:...``), else None."""
@@ -50,101 +53,49 @@ def operation_of(key: str) -> str | None:
     return None
 
 
-def _hash_name(algorithm: str | Callable[..., Any]) -> str:
-    """A hash name from a name or a hashlib constructor (the original passed ``hashlib.sha256``)."""
-    if isinstance(algorithm, str):
-        return algorithm
-    try:
-        name = algorithm().name
-    except Exception as exc:
-        raise CacheValueError(f"hash_algorithm {algorithm!r} is not a hashlib constructor") from exc
-    return str(name)
-
-
 class AIResponseCache(CacheWrapper):
     """Cache of AI responses: prompt-aware keys, per-operation TTLs, savings, invalidation.
 
-    Three ways to build one:
-
-    - ``AIResponseCache(inner=stack)`` wraps a stack (``resolve`` does this when
-      ``ai.enabled``); the AI settings come from ``config=`` or the stack's config;
-    - ``AIResponseCache(config=cache_config)`` resolves the stack of a ``CacheConfig``;
-    - ``AIResponseCache(redis_url=..., default_ttl=..., operation_ttls=..., ...)``: the
-      original's parameters over the ``ai-production`` preset (``preset=`` picks another);
-      parameters left out come from the preset, never from Python defaults.
-
-    ``clock`` (monotonic seconds) times ``get_or_set`` loaders; tests inject a fake one.
-    ``performance_monitor`` receives this layer's events (key generation times,
-    invalidations) instead of the stack's own monitor; the invalidation methods'
+    ``inner`` is the stack it wraps (``resolve`` adds this layer outermost when
+    ``ai.enabled``), ``ai`` its AI settings. ``monitor`` receives this layer's events
+    (key generation times, invalidations; default: the stack's own monitor), ``memory``
+    is the stack's memory tier (its counters join ``get_cache_stats``), ``sample_every``
+    is ``monitoring.duration_sample_every``. ``clock`` (monotonic seconds) times
+    ``get_or_set`` loaders; tests inject a fake one. The invalidation methods'
     ``operation_context`` is accepted for the original's signatures.
+    ``cachekit.AIResponseCache`` (``cachekit.compat.ai``) builds one from the original's
+    flat parameters.
     """
 
     def __init__(
         self,
-        redis_url: str | None = None,
+        inner: CacheInterface,
+        ai: AIConfig,
         *,
-        default_ttl: int | None = None,
-        text_hash_threshold: int | None = None,
-        hash_algorithm: str | Callable[..., Any] | None = None,
-        compression_threshold: int | None = None,
-        compression_level: int | None = None,
-        text_size_tiers: Mapping[str, int] | None = None,
-        memory_cache_size: int | None = None,
-        l1_cache_size: int | None = None,
-        enable_l1_cache: bool | None = None,
-        operation_ttls: Mapping[str, int] | None = None,
-        security_config: SecurityConfig | None = None,
-        fail_on_connection_error: bool | None = None,
-        performance_monitor: CachePerformanceMonitor | None = None,
+        sample_every: int,
+        monitor: Monitor | None = None,
+        memory: LocalTier | None = None,
         preset: str | None = None,
-        config: CacheConfig | None = None,
-        inner: CacheInterface | None = None,
+        hash_algorithm: str = "sha256",
         clock: Callable[[], float] = time.perf_counter,
-        **overrides: Any,
     ) -> None:
-        params = {
-            "redis_url": redis_url,
-            "default_ttl": default_ttl,
-            "text_hash_threshold": text_hash_threshold,
-            "compression_threshold": compression_threshold,
-            "compression_level": compression_level,
-            "text_size_tiers": dict(text_size_tiers) if text_size_tiers is not None else None,
-            "memory_cache_size": memory_cache_size,
-            "l1_cache_size": l1_cache_size,
-            "enable_l1_cache": enable_l1_cache,
-            "operation_ttls": dict(operation_ttls) if operation_ttls is not None else None,
-            "security_config": security_config,
-            "fail_on_connection_error": fail_on_connection_error,
-            **overrides,
-        }
-        params = {k: v for k, v in params.items() if v is not None}
-        if (inner is not None or config is not None) and (params or preset is not None):
-            raise TypeError(
-                "AIResponseCache takes either inner=/config= or the flat parameters "
-                f"(got {', '.join(sorted(params)) or 'preset'} as well)"
-            )
-        if inner is None:
-            if config is None:
-                config = _config_from_params(preset or DEFAULT_PRESET, params)
-            inner = _resolve_plain(config)
         super().__init__(inner)
-        if config is None:
-            config = inner.config or _config_from_params(DEFAULT_PRESET, {})
-        else:
-            self.config = config
-        self.ai: AIConfig = config.ai
-        self.key_generator = CacheKeyGenerator.from_config(
-            config.ai, hash_algorithm=_hash_name(hash_algorithm or "sha256")
-        )
-        if performance_monitor is not None:
-            self.monitor = performance_monitor
-        self.stats = AIStats(config.ai)
+        self.ai = ai
+        self.preset = preset
+        self.memory = memory
+        self.key_generator = CacheKeyGenerator.from_config(ai, hash_algorithm=hash_algorithm)
+        self._own_monitor = monitor
+        self.stats = AIStats(ai)
         self._clock = clock
-        self._sample_every = self._keygen_countdown = config.monitoring.duration_sample_every
+        self._sample_every = self._keygen_countdown = sample_every
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The monitor this layer reports to: the one given, else the stack's."""
+        return self._own_monitor if self._own_monitor is not None else self.inner.monitor
 
     def __repr__(self) -> str:
-        preset = self.config.preset if self.config is not None else None
-        return f"AIResponseCache(preset={preset!r}, inner={type(self.inner).__name__})"
+        return f"{type(self).__name__}(preset={self.preset!r}, inner={type(self.inner).__name__})"
 
     # -- the original's attributes -----------------------------------------------------
     @property
@@ -225,9 +176,7 @@ class AIResponseCache(CacheWrapper):
             nonlocal ran
             ran = True
             start = self._clock()
-            result = loader()
-            if inspect.isawaitable(result):
-                result = await result
+            result = await call_loader(loader)
             stats = self.stats.operation(operation)
             stats.loads += 1
             stats.load_seconds += self._clock() - start
@@ -316,10 +265,10 @@ class AIResponseCache(CacheWrapper):
     async def get_cache_stats(self) -> dict[str, Any]:
         """Hits, misses, sets and savings (tokens, cost, estimated seconds) in total, per
         operation and per text tier; invalidations; the memory tier's counters. No secrets."""
-        memory = next((c for c in _layers(self) if isinstance(c, InMemoryCache)), None)
+        memory = self.memory
         return {
-            "preset": self.config.preset if self.config is not None else None,
-            "backend": " > ".join(type(c).__name__ for c in _layers(self)),
+            "preset": self.preset,
+            "backend": " > ".join(type(c).__name__ for c in stack_layers(self)),
             "operation_ttls": self.operation_ttls,
             "default_ttl": self.default_ttl,
             **self.stats.snapshot(),
@@ -329,27 +278,3 @@ class AIResponseCache(CacheWrapper):
     def reset_stats(self) -> None:
         """Zero every counter of this layer (the tiers' own counters are kept)."""
         self.stats.reset()
-
-
-def _layers(cache: CacheInterface) -> Iterator[CacheInterface]:
-    """``cache`` and every layer beneath it, outermost first (near tier before far)."""
-    yield cache
-    for attr in ("inner", "near", "far"):
-        child = getattr(cache, attr, None)
-        if isinstance(child, CacheInterface):
-            yield from _layers(child)
-
-
-def _config_from_params(preset: str, params: Mapping[str, Any]) -> CacheConfig:
-    """The config of the original's flat parameters over ``preset``, AI layer on."""
-    from cachekit.compat.factory import _build
-
-    return _build(preset, None, {**params, "ai.enabled": True})
-
-
-def _resolve_plain(config: CacheConfig) -> CacheInterface:
-    """The resolved stack of ``config`` without its AI layer (this class adds it)."""
-    from cachekit.resolver import resolve
-
-    stack = resolve(config)
-    return stack.inner if isinstance(stack, AIResponseCache) else stack

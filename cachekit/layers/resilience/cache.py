@@ -2,7 +2,9 @@
 
     ResilientCache(TieredCache(memory, redis))  or  ResilientCache(RedisBackend)
 
-Every call that needs Redis runs under ``asyncio.timeout(redis.socket_timeout)``: the
+Built from the remote tier and the memory tier in front of it (or a standby memory cache
+for a Redis-only stack), the resilience settings and the time budget of the stack.
+Every call that needs Redis runs under ``asyncio.timeout(budget.call)``: the
 socket timeout alone bounds neither pool waits, retries nor reconnects, and a paused
 server keeps its connections open. A call that fails or times out is answered by the
 memory tier instead (reads: what memory holds, else a miss; writes: into memory) and
@@ -23,84 +25,67 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
-import redis.asyncio as aioredis
 from redis.backoff import AbstractBackoff
 
-from cachekit.backends.memory import InMemoryCache
-from cachekit.backends.redis.backend import RedisBackend
-from cachekit.backends.redis.connection import make_client
-from cachekit.config.model import CacheConfig
+from cachekit.config.model import Budget, ResilienceConfig
 from cachekit.errors import CacheTimeoutError, CacheUnavailableError
 from cachekit.health import HealthReport, StateChange, Status, note_degraded_read
 from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
 from cachekit.layers.resilience.outage import OutageJournal
 from cachekit.layers.tiered import TieredCache
 from cachekit.layers.wrapper import CacheWrapper
-from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
+from cachekit.protocol import TTL, UNSET, LocalTier, RemoteTier, check_ttl
 
 T = TypeVar("T")
 
 logger = logging.getLogger("cachekit.resilience")
 
-PROBE_KEY: Final = "__cachekit_probe__"
-"""Key, inside the namespace, that probes write (it expires after a few seconds)."""
-_PROBE_TTL: Final = 5
 _SETTLE_ROUNDS: Final = 3
 
 
 class ResilientCache(CacheWrapper):
     """Serves from memory while Redis fails; bounds every call; recovers by itself.
 
-    ``inner`` is a ``TieredCache`` (its memory tier serves degraded calls) or a bare
-    ``RedisBackend`` (then a standby memory cache, sized like the memory tier, serves
-    them; it is consulted only while Redis fails). ``probe_client`` is the redis-py
-    client probes use (default: one of their own, without retries). ``clock`` and
+    ``remote`` is the Redis tier. With ``memory`` (the memory tier) the stack is
+    ``TieredCache(memory, remote)`` and memory serves degraded calls; without it,
+    ``standby`` (a memory cache consulted only while Redis fails) serves them. ``strict``
+    (``redis.fail_on_connection_error``) makes failing calls raise instead. ``clock`` and
     ``backoff`` go to the circuit breaker.
     """
 
     def __init__(
         self,
-        inner: CacheInterface,
-        config: CacheConfig | None = None,
+        remote: RemoteTier,
+        settings: ResilienceConfig,
+        budget: Budget,
         *,
-        probe_client: aioredis.Redis | None = None,
+        memory: LocalTier | None = None,
+        standby: LocalTier | None = None,
+        strict: bool = False,
         clock: Callable[[], float] = time.monotonic,
         backoff: AbstractBackoff | None = None,
     ) -> None:
-        super().__init__(inner)
-        config = config or inner.config
-        if config is None:
-            raise TypeError("ResilientCache needs the CacheConfig of the stack it wraps")
-        if isinstance(inner, TieredCache):
-            near, far, self.standby = inner.near, inner.far, False
-        elif isinstance(inner, RedisBackend):
-            near = InMemoryCache(
-                default_ttl=inner.default_ttl,
-                max_size=config.memory.max_entries,
-                max_bytes=config.memory.max_bytes,
-            )
-            far, self.standby = inner, True
-        else:
-            raise TypeError(
-                f"ResilientCache wraps a TieredCache or a RedisBackend, not {type(inner).__name__}"
-            )
-        self.memory: InMemoryCache = near
+        if (memory is None) == (standby is None):
+            raise TypeError("ResilientCache needs the memory tier or a standby cache, not both")
+        self._tiered = TieredCache(memory, remote) if memory is not None else None
+        super().__init__(self._tiered or remote)
+        self.remote = remote
+        self.standby = memory is None
+        near = memory if memory is not None else standby
+        assert near is not None
+        self.memory: LocalTier = near
         """Serves degraded calls: the memory tier, or the standby cache of a Redis-only stack."""
-        self.config = self._config = config
-        self.strict = config.redis.fail_on_connection_error
-        self.timeout = config.redis.socket_timeout
-        self.probe_timeout = config.redis.connect_timeout + config.redis.socket_timeout
-        self.bulk_timeout = config.resilience.bulk_timeout
-        self.breaker = CircuitBreaker.from_config(config.resilience, clock=clock)
+        self.strict = strict
+        self.timeout = budget.call
+        self.probe_timeout = budget.connect
+        self.bulk_timeout = budget.bulk
+        self.breaker = CircuitBreaker.from_config(settings, clock=clock)
         if backoff is not None:
             self.breaker.backoff = backoff
         self.breaker.on_change = self._circuit_changed
         self.journal = OutageJournal(
-            near, far, recovery=config.resilience.recovery, timeout=self.bulk_timeout
+            near, remote, recovery=settings.recovery, timeout=self.bulk_timeout
         )
-        self._probe_client = probe_client
-        self._owns_probe_client = probe_client is None
-        self._probe_tier: RedisBackend | None = None
         self._listeners: list[Callable[[StateChange], object]] = []
         self._status: Status = "ok"
         self._prober: asyncio.Task[None] | None = None
@@ -131,7 +116,7 @@ class ResilientCache(CacheWrapper):
         ``degraded`` (``unavailable`` in strict mode) with the reasons. While the circuit
         is open it answers at once, from the breaker's state."""
         if self.breaker.closed and not self._closed:
-            reason = await self._probe()
+            reason = await self.remote.probe(self.probe_timeout)
             if reason is None:
                 self._succeeded()
             else:
@@ -184,7 +169,7 @@ class ResilientCache(CacheWrapper):
         return False
 
     async def aclose(self) -> None:
-        """Stop probing and settling, close the probe client, then the stack."""
+        """Stop probing and settling, then close the stack."""
         self._closed = True
         for task in (self._prober, self._settler):
             if task is not None and task is not asyncio.current_task():
@@ -192,19 +177,14 @@ class ResilientCache(CacheWrapper):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._prober = self._settler = None
-        tier, self._probe_tier = self._probe_tier, None
-        if tier is not None:
-            await tier.aclose()
-        client = self._probe_client
-        if self._owns_probe_client and client is not None:
-            self._probe_client = None
-            await client.aclose()
         await self.inner.aclose()
+        if self.standby:
+            await self.memory.aclose()
 
     # -- the protocol -------------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:
-        tiered = self.inner if not self.standby and self.breaker.closed else None
-        if isinstance(tiered, TieredCache):
+        tiered = self._tiered if self.breaker.closed else None
+        if tiered is not None:
             # A memory hit needs no Redis and no deadline: answer it straight away.
             value = await self.memory.get(key, type=type)
             if value is not None:
@@ -214,7 +194,7 @@ class ResilientCache(CacheWrapper):
             note_degraded_read(reason)
             return await self.memory.get(key, type=type)
 
-        if isinstance(tiered, TieredCache):
+        if tiered is not None:
             return await self._run("GET", lambda: tiered.get_far(key, type=type), degraded)
         return await self._run("GET", lambda: self.inner.get(key, type=type), degraded)
 
@@ -376,8 +356,10 @@ class ResilientCache(CacheWrapper):
                 await asyncio.sleep(self.breaker.seconds_until_probe())
                 if not self.breaker.begin_probe():
                     continue
-                await self._fresh_probe_connection()
-                reason = await self._probe() or await self.journal.settle()
+                reason = (
+                    await self.remote.probe(self.probe_timeout, fresh=True)
+                    or await self.journal.settle()
+                )
                 if reason is None:
                     self.breaker.record_success()
                 else:
@@ -409,30 +391,3 @@ class ResilientCache(CacheWrapper):
         finally:
             if self._settler is asyncio.current_task():
                 self._settler = None
-
-    # -- probes -------------------------------------------------------------------------
-    def _probe_backend(self) -> RedisBackend:
-        if self._probe_tier is None:
-            if self._probe_client is None:
-                self._probe_client = make_client(self._config, retries=0)
-            self._probe_tier = RedisBackend(self._config, client=self._probe_client)
-        return self._probe_tier
-
-    async def _fresh_probe_connection(self) -> None:
-        """Drop the probe client's pooled connections: they may predate a restart."""
-        if self._owns_probe_client and self._probe_client is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self.timeout):
-                    await self._probe_client.connection_pool.disconnect()
-
-    async def _probe(self) -> str | None:
-        """Write a short-lived key without retries; None when Redis took it, else why not."""
-        limit = self.probe_timeout
-        try:
-            async with asyncio.timeout(limit):
-                await self._probe_backend().set(PROBE_KEY, 1, ttl=_PROBE_TTL)
-        except CacheUnavailableError as exc:
-            return str(exc)
-        except TimeoutError:
-            return f"redis probe: no answer within {limit:g}s"
-        return None

@@ -22,10 +22,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Final
 
-from cachekit.backends.memory import InMemoryCache
-from cachekit.backends.redis.backend import RedisBackend
 from cachekit.config.model import RecoveryPolicy
 from cachekit.errors import CacheUnavailableError
+from cachekit.protocol import LocalTier, RemoteTier
 
 logger = logging.getLogger("cachekit.resilience")
 
@@ -37,7 +36,7 @@ class OutageJournal:
     """Dirty keys and pending invalidations of ``near`` (memory) against ``far`` (Redis)."""
 
     def __init__(
-        self, near: InMemoryCache, far: RedisBackend, *, recovery: RecoveryPolicy, timeout: float
+        self, near: LocalTier, far: RemoteTier, *, recovery: RecoveryPolicy, timeout: float
     ) -> None:
         self.near = near
         self.far = far

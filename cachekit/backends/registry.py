@@ -1,0 +1,47 @@
+"""Remote backends by URL scheme: the one table that maps ``redis.url`` to the tier serving it.
+
+``cachekit.resolve`` asks ``remote_backend(config)`` for the shared tier; everything above
+it is written against the ``RemoteTier`` protocol, so adding a backend (Sentinel, Cluster,
+Valkey) is one ``register_backend`` call, not edits across the stack::
+
+    register_backend("valkey", lambda config, client: ValkeyBackend.from_config(config))
+
+The schemes validation accepts are listed in ``cachekit.config.urls.REDIS_SCHEMES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from cachekit.backends.redis.backend import RedisBackend
+from cachekit.config.model import CacheConfig
+from cachekit.protocol import RemoteTier
+
+RemoteFactory = Callable[[CacheConfig, Any], RemoteTier]
+"""Builds the remote tier of a config; the second argument is a client passed in, or None."""
+
+
+def _redis(config: CacheConfig, client: Any) -> RemoteTier:
+    return RedisBackend.from_config(config, client=client)
+
+
+# Global state, confined here: the built-in schemes, plus those registered at run time.
+_BACKENDS: dict[str, RemoteFactory] = {"redis": _redis, "rediss": _redis, "unix": _redis}
+
+
+def register_backend(scheme: str, factory: RemoteFactory) -> None:
+    """Serve URLs of ``scheme`` with the tier ``factory(config, client)`` builds."""
+    _BACKENDS[scheme.lower()] = factory
+
+
+def remote_backend(config: CacheConfig, *, client: Any = None) -> RemoteTier | None:
+    """The remote tier of ``config``, or None for a memory-only config (``redis.url = ""``).
+
+    Raises ``KeyError`` for a scheme nothing serves (validation refuses those first).
+    """
+    url = config.redis.url
+    if not url:
+        return None
+    return _BACKENDS[urlsplit(url).scheme.lower()](config, client)
