@@ -8,6 +8,7 @@ loads neither the web framework (``cachekit[server]``) nor the OTLP exporters
 the public API; the subpackages hold the layers (see README, "Architecture").
 """
 
+from cachekit._version import __version__ as __version__
 from cachekit.backends.codec import Codec
 from cachekit.backends.memory import InMemoryCache
 from cachekit.backends.null import NullCache
@@ -51,8 +52,6 @@ from cachekit.layers.tiered import TieredCache
 from cachekit.protocol import UNSET, CacheInterface, Uncacheable
 from cachekit.resolver import resolve
 from cachekit.telemetry.monitor import CachePerformanceMonitor
-
-__version__ = "0.1.0"
 
 __all__ = [
     "UNSET",

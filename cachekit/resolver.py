@@ -30,7 +30,8 @@ from cachekit.layers.resilience.cache import ResilientCache
 from cachekit.layers.tiered import TieredCache
 from cachekit.protocol import CacheInterface
 from cachekit.telemetry.env import OtelEnv
-from cachekit.telemetry.instrumented import instrument
+from cachekit.telemetry.instrumented import Instrumented
+from cachekit.telemetry.otel import Telemetry, build_telemetry
 
 
 def _memory(config: CacheConfig) -> InMemoryCache:
@@ -94,13 +95,20 @@ def resolve(
         )
     if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see
         # The OTEL_* variables are read here, at the boundary, like the settings layers.
-        cache = instrument(
+        env = OtelEnv.from_environ(environ_or_process(environ))
+        settings = config.monitoring
+
+        def providers() -> Telemetry:
+            return build_telemetry(settings, env)
+
+        cache = Instrumented(
             cache,
-            config.monitoring,
-            OtelEnv.from_environ(environ_or_process(environ)),
+            providers(),
+            settings=settings,
             namespace=config.namespace,
             memory=memory,
             remote=remote,
+            rebuild_telemetry=providers,  # a fresh pipeline after aclose shut one down
         )
     if config.ai.enabled:  # the AI domain layer is always outermost
         cache = AIResponseCache(

@@ -16,7 +16,7 @@ import msgspec
 
 from cachekit.config.model import CacheConfig, SecurityConfig
 from cachekit.config.presets import preset_names, read_preset
-from cachekit.config.settings import ResolvedSettings, resolve_settings
+from cachekit.config.settings import ResolvedSettings, environ_or_process, resolve_settings
 from cachekit.errors import CacheConfigError, ConfigProblem
 
 
@@ -132,9 +132,7 @@ class CacheConfigBuilder:
         self, environ: Mapping[str, str] | None = None, *, root: str | Path | None = None
     ) -> CacheConfigBuilder:
         """Read settings.toml, .secrets.toml and ``CACHEKIT_*`` variables beneath the overrides."""
-        import os
-
-        self._environ = os.environ if environ is None else environ
+        self._environ = environ_or_process(environ)
         self._root = root
         self._use_files = True
         return self

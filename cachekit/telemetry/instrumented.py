@@ -5,11 +5,8 @@
 Every call is timed and counted by operation, result (``hit``/``miss`` for lookups,
 ``ok`` otherwise, ``error`` when it raised) and the tier that answered it: ``redis``
 when a Redis round trip succeeded during the call, else ``memory``. The counts are plain
-integers that observable instruments read at export time (``cachekit.telemetry.metrics``).
-Durations reach the ``cachekit.operation.duration`` histogram for every slow call and
-for 1 in ``monitoring.duration_sample_every`` of the others (the first of each operation
-and tier included): an SDK ``record`` costs more than a memory hit and 5-10% of a Redis
-round trip, so the histogram is a sample while the counters stay exact.
+integers that observable instruments read at export time (``cachekit.telemetry.metrics``);
+durations are sampled into the histogram (``cachekit.telemetry.timings``).
 
 While tracing is live each call runs in a span (``cachekit.get``, ``cachekit.set``,
 ``cachekit.get_or_set`` with the loader in a ``cachekit.load`` child, ...) carrying
@@ -56,7 +53,6 @@ from cachekit.telemetry.metrics import (
     MISS,
     OK,
     OPERATIONS,
-    REDIS,
     SET,
     SET_MANY,
     TIERS,
@@ -67,6 +63,7 @@ from cachekit.telemetry.metrics import (
 )
 from cachekit.telemetry.monitor import CachePerformanceMonitor, default_config
 from cachekit.telemetry.otel import Telemetry, Tracing, alert_log_sink, build_telemetry
+from cachekit.telemetry.timings import Timings
 
 if TYPE_CHECKING:
     from cachekit.health import StateChange
@@ -111,10 +108,8 @@ class Instrumented(CacheWrapper):
         recorder.memory = memory
         self._remote = remote
         self._rebuild = rebuild_telemetry or (lambda: build_telemetry(settings, OtelEnv()))
-        self._slow = settings.slow_operation_seconds
-        self._every = settings.duration_sample_every
-        # Per (operation, tier): the first duration is recorded, then 1 in ``every``.
-        self._countdowns = [1] * len(recorder.seconds)
+        self._timings = Timings(recorder, monitor, settings, remote=remote is not None)
+        self._done = self._timings.done
         self._ticker: asyncio.Task[None] | None = None
         # A memory-only stack's get may skip this layer: see _choose_paths.
         self._memory = memory
@@ -166,9 +161,9 @@ class Instrumented(CacheWrapper):
         self._instruments = instruments_for(telemetry.meter_provider, telemetry.meter())
         self._instruments.add(self.recorder)
         self._monitor.bind(self._instruments, telemetry.force_flush)
-        self._record = self._instruments.duration.record
+        self._timings.record = self._instruments.duration.record
         self._emit_alert = alert_log_sink(telemetry, self.recorder.namespace)
-        self._live = telemetry.metrics_live()
+        self._timings.live = telemetry.metrics_live()
         self._observe()
         self._choose_paths()
 
@@ -188,7 +183,7 @@ class Instrumented(CacheWrapper):
     def _refresh(self) -> None:
         """Re-read the providers: the application may have installed them since."""
         self._tracing.refresh()
-        self._live = self.telemetry.metrics_live()
+        self._timings.live = self.telemetry.metrics_live()
         self._choose_paths()
 
     def _choose_paths(self) -> None:
@@ -260,51 +255,6 @@ class Instrumented(CacheWrapper):
         }
 
     # -- measuring ----------------------------------------------------------------------
-    def _done(
-        self, op: int, result: int, start: float, calls: int, n: int = 1, chosen: bool = False
-    ) -> int:
-        """Count ``n`` results of one timed call that began at ``start``; the answering tier.
-
-        The duration reaches the histogram when the call was slow, or was ``chosen``
-        (or is due) as the 1-in-N sample.
-        """
-        elapsed = perf_counter() - start
-        rec = self.recorder
-        tier = (
-            REDIS
-            if rec.redis_calls != calls or (result == ERROR and self._remote is not None)
-            else MEMORY
-        )
-        rec.counts[(op * 4 + result) * 2 + tier] += n
-        series = op * 2 + tier
-        rec.seconds[series] += elapsed
-        rec.timed[series] += 1
-        if elapsed > rec.slowest[series]:
-            rec.slowest[series] = elapsed
-        if elapsed > self._slow:
-            self._monitor.slow_operation(op, tier, elapsed)
-            chosen = True
-        elif not chosen:
-            countdown = self._countdowns
-            countdown[series] -= 1
-            if not countdown[series]:
-                countdown[series] = self._every
-                chosen = True
-        if chosen and self._live:
-            self._record(elapsed, rec.series_attributes[series])
-        return tier
-
-    def _skip_timing(self, op: int) -> bool:
-        """On a memory-only stack, whether this call of ``op`` goes untimed (1 in N is
-        timed: an in-process call cannot be slow, and timing it costs as much as it)."""
-        countdown = self._countdowns
-        series = op * 2  # the memory tier
-        countdown[series] -= 1
-        if countdown[series]:
-            return True
-        countdown[series] = self._every
-        return False
-
     def _traced(self, op: int) -> Any:
         return self._tracing.tracer.start_as_current_span(
             f"cachekit.{OPERATIONS[op]}",
@@ -319,7 +269,7 @@ class Instrumented(CacheWrapper):
         ``timing_due``: the caller already picked this call as the 1-in-N timed one."""
         tracing = self._tracing
         if tracing.off or not tracing.live():
-            if self._memory_only is not None and not timing_due and self._skip_timing(op):
+            if self._memory_only is not None and not timing_due and self._timings.skip(op):
                 counts = self.recorder.counts
                 try:
                     result = await call
@@ -375,7 +325,7 @@ class Instrumented(CacheWrapper):
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         if self._lean:  # memory-only, untraced: count every call, time 1 in N
-            countdown = self._countdowns
+            countdown = self._timings.countdowns
             countdown[_SET_MEMORY] -= 1
             if countdown[_SET_MEMORY]:
                 counts = self.recorder.counts
@@ -386,7 +336,7 @@ class Instrumented(CacheWrapper):
                     raise
                 counts[_SET_OK] += 1
                 return
-            countdown[_SET_MEMORY] = self._every
+            countdown[_SET_MEMORY] = self._timings.every
         await self._measure(SET, self.inner.set(key, value, ttl), timing_due=self._lean)
 
     async def get_or_set(
@@ -403,7 +353,7 @@ class Instrumented(CacheWrapper):
             # so it is kept out of ``get``); a hit is in-process, timed 1 in N like the
             # other in-process calls; a load is always timed.
             check_ttl(ttl, self.default_ttl)
-            countdown = self._countdowns
+            countdown = self._timings.countdowns
             countdown[_GOS_MEMORY] -= 1
             if countdown[_GOS_MEMORY]:
                 value = await self._memory_get(key, type=type)
@@ -413,7 +363,7 @@ class Instrumented(CacheWrapper):
                     return value
                 start = perf_counter()
             else:
-                countdown[_GOS_MEMORY] = self._every
+                countdown[_GOS_MEMORY] = self._timings.every
                 start = perf_counter()
                 value = await self._memory_get(key, type=type)
                 if value is not None:
@@ -542,29 +492,3 @@ class Instrumented(CacheWrapper):
         key = super().build_key(text, operation, options)
         self._monitor.record_key_generation_time(perf_counter() - start)
         return key
-
-
-def instrument(
-    cache: CacheInterface,
-    settings: MonitoringConfig,
-    env: OtelEnv,
-    *,
-    namespace: str,
-    memory: LocalTier | None,
-    remote: RemoteTier | None,
-) -> Instrumented:
-    """``cache`` wrapped in ``Instrumented``, its providers chosen by ``settings`` (the
-    ``monitoring`` section) and the ``OTEL_*`` variables of ``env``."""
-
-    def providers() -> Telemetry:
-        return build_telemetry(settings, env)
-
-    return Instrumented(
-        cache,
-        providers(),
-        settings=settings,
-        namespace=namespace,
-        memory=memory,
-        remote=remote,
-        rebuild_telemetry=providers,
-    )

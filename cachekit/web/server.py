@@ -210,9 +210,9 @@ def create_app(
     Settings are resolved here (the body limit is needed to build the app); the stack is
     resolved and connected by the lifespan at startup.
     """
-    from cachekit import __version__
+    from cachekit._version import __version__
     from cachekit.config.settings import resolve_settings
-    from cachekit.fastapi import cachekit_lifespan
+    from cachekit.web.lifespan import cachekit_lifespan
 
     if settings is None and config is None:
         settings = resolve_settings(environ=environ, environment=environment)
