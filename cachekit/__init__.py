@@ -43,6 +43,7 @@ from cachekit.errors import (
     CacheValueError,
     CodecError,
     ConfigProblem,
+    MissingExtraError,
 )
 from cachekit.health import GetResult, HealthReport, StateChange
 from cachekit.keys import CacheKeyGenerator
@@ -84,6 +85,7 @@ __all__ = [
     "HealthReport",
     "InMemoryCache",
     "MemoryConfig",
+    "MissingExtraError",
     "MonitoringConfig",
     "NullCache",
     "RedisCacheSecurityManager",

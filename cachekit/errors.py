@@ -6,6 +6,7 @@
     │   ├── CacheTimeoutError     an operation exceeded its timeout (TimeoutError)
     │   └── CacheSecurityError    a TLS / ACL / authentication problem
     ├── CacheValueError           a value or argument the cache cannot accept (ValueError)
+    ├── MissingExtraError         an optional dependency is not installed (ModuleNotFoundError)
     └── CodecError                stored bytes that do not decode: the entry is a miss (ValueError)
         └── IntegrityError        an entry whose signature or encryption does not check out
 
@@ -73,6 +74,11 @@ class CacheSecurityError(CacheUnavailableError):
 
 class CacheValueError(CacheError, ValueError):
     """An argument the cache cannot accept (TTL <= 0, text too long, ...)."""
+
+
+class MissingExtraError(CacheError, ModuleNotFoundError):
+    """A feature needs an optional dependency that is not installed; the message names
+    the extra to install (``pip install 'cachekit[server]'``)."""
 
 
 class CodecError(CacheError, ValueError):

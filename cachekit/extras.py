@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from cachekit.errors import MissingExtraError
+
 AESGCM_MODULE = "cryptography.hazmat.primitives.ciphers.aead"
 """What AES-GCM entry encryption imports (``cachekit[encryption]``)."""
 
@@ -30,11 +32,11 @@ def missing(module: str, extra: str, purpose: str) -> str | None:
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:
-    """Import ``module``, or raise ``ModuleNotFoundError`` naming the extra to install."""
+    """Import ``module``, or raise ``MissingExtraError`` naming the extra to install."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
+        raise MissingExtraError(
             f"{purpose} needs the '{extra}' extra ({exc.name} is not installed): "
             f"{install_hint(extra)}",
             name=exc.name,

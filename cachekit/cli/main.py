@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from cachekit.cli.output import render_table, to_toml
 from cachekit.config.masking import mask_tree
 from cachekit.config.tree import flatten, source_of
-from cachekit.errors import CacheConfigError, ConfigProblem
+from cachekit.errors import CacheConfigError, ConfigProblem, MissingExtraError
 
 EXIT_OK = 0
 EXIT_UNFIT = 1
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(args, stream)
-    except CacheConfigError as exc:
+    except (CacheConfigError, MissingExtraError) as exc:
         sys.stderr.write(f"cachekit: {exc}\n")
         return EXIT_CONFIG
 
