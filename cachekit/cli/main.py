@@ -126,6 +126,10 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from cachekit.config.settings import ResolvedSettings, resolve_settings
+    from cachekit.extras import require
+
+    require("fastapi", "server", "cachekit serve")
+    require("uvicorn", "server", "cachekit serve")
     from cachekit.web.server import serve
 
     flags = {"server.host": args.host, "server.port": args.port}
