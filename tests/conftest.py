@@ -1,13 +1,20 @@
-"""Shared fixtures: a throwaway redis-server per test (or per module), fake clocks."""
+"""Shared fixtures: a throwaway redis-server per test (or per module), fake clocks, and the
+few fixtures that both halves of a split module (tests/unit and tests/integration) use."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from cachekit.testing import FakeClock
+from tests.helpers_canary import Capture
+from tests.helpers_telemetry import Pipeline
 from tests.redis_server import RedisServer, redis_binary
+
+__all__ = ["FakeClock"]  # ``from tests.conftest import FakeClock`` still works
 
 REQUIRE_REDIS = os.environ.get("CACHEKIT_REQUIRE_REDIS") == "1"
 
@@ -52,20 +59,56 @@ def shared_redis_server() -> Iterator[RedisServer]:
     server.cleanup()
 
 
-class FakeClock:
-    """A monotonic clock that tests move by hand."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     """A fake clock starting at t=1000."""
     return FakeClock()
+
+
+# -- used by both halves of a split module -----------------------------------------------
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A settings root the CLI reads (cwd and CACHEKIT_SETTINGS_ROOT), with host
+    ``CACHEKIT_*``, ``*_FOR_DYNACONF`` and ``OTEL_*`` variables cleared (test_cli,
+    test_canary; test_posture has its own)."""
+    for var in list(os.environ):
+        if var.startswith("CACHEKIT_") or var.endswith("_FOR_DYNACONF") or var.startswith("OTEL_"):
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CACHEKIT_SETTINGS_ROOT", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A process environment without CACHEKIT_* variables, settings root in tmp_path
+    (test_check)."""
+    for var in [v for v in os.environ if v.startswith("CACHEKIT_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("CACHEKIT_SETTINGS_ROOT", str(tmp_path))
+    return monkeypatch
+
+
+@pytest.fixture
+def capture() -> Capture:
+    """A fresh capture of everything a canary test saw (test_canary)."""
+    return Capture()
+
+
+@pytest.fixture
+def pipeline() -> Iterator[Pipeline]:
+    """In-memory metrics, spans and logs, traced with every span sampled (test_telemetry)."""
+    made = Pipeline()
+    yield made
+    made.shutdown()
+
+
+@pytest.fixture
+def untraced() -> Iterator[Pipeline]:
+    """In-memory metrics and logs, no tracer provider (as an app without tracing;
+    test_telemetry)."""
+    made = Pipeline(tracing=False)
+    yield made
+    made.shutdown()

@@ -1,14 +1,11 @@
-"""Tests of the ``cachekit`` command line (``cachekit.cli.main.main``) and its console script."""
+"""Tests of the ``cachekit`` command line (``cachekit.cli.main.main``), in process (the console
+script run as a subprocess is in tests/integration)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -21,17 +18,6 @@ from cachekit.config.presets import preset_names
 PASSWORD = "canary-Cli-pw-4711"
 FILE_SOURCE = re.compile(r"^(settings\.toml|\.secrets\.toml) \[[a-z-]+\]$")
 PRESET_SOURCE = re.compile(r"^preset (base|[a-z-]+) \(environments/[a-z_-]+\.toml\)$")
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A settings root the CLI reads (cwd and CACHEKIT_SETTINGS_ROOT), host variables cleared."""
-    for var in list(os.environ):
-        if var.startswith("CACHEKIT_") or var.endswith("_FOR_DYNACONF"):
-            monkeypatch.delenv(var)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CACHEKIT_SETTINGS_ROOT", str(tmp_path))
-    return tmp_path
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -296,39 +282,3 @@ def test_cli_usage_error_exits_2(root: Path, capsys: pytest.CaptureFixture[str])
         run("config", "show", "--format", "yaml")
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
-
-
-def test_cli_console_script_runs(root: Path) -> None:
-    """The installed ``cachekit`` console script runs, prints plain JSON and returns exit codes."""
-    script = Path(sys.executable).parent / "cachekit"
-    if not script.exists():
-        found = shutil.which("cachekit")
-        assert found is not None, "the cachekit console script is not installed"
-        script = Path(found)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CACHEKIT_")}
-    env["CACHEKIT_SETTINGS_ROOT"] = str(root)
-    env["CACHEKIT_REDIS__URL"] = "rediss://cache.internal:6380/0"
-    shown = subprocess.run(
-        [str(script), "config", "show", "--format", "json", "--sources"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert shown.returncode == 0, shown.stderr
-    redis_url = json.loads(shown.stdout)["redis"]["url"]
-    assert redis_url == {"value": "rediss://cache.internal:6380/0", "source": "CACHEKIT_REDIS__URL"}
-    (root / "settings.toml").write_text('[default.redis]\nurll = "redis://x"\n')
-    failed = subprocess.run(
-        [str(script), "config", "validate"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert failed.returncode == 2
-    assert "redis.urll" in failed.stderr

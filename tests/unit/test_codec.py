@@ -29,7 +29,7 @@ from cachekit.errors import CacheError, CacheValueError
 
 ALGORITHMS = ["zlib", "zstd", "lz4"]
 LEVELS = {"zlib": (0, 1, 6, 9), "zstd": (1, 3, 9, 22), "lz4": (0, 3, 16)}
-PACKAGE = Path(__file__).resolve().parent.parent / "cachekit"
+PACKAGE = Path(__file__).resolve().parents[2] / "cachekit"
 # Compressible text well above any threshold used below.
 TEXT = "the cache stores the model response for the prompt and answers it later. " * 200
 

@@ -1,106 +1,29 @@
 """The ``Instrumented`` layer, its metrics and spans on in-memory SDK pipelines, the
-choice of providers, the ``OTEL_*`` variables, and ``cachekit stats``."""
+choice of providers and the ``OTEL_*`` variables (``cachekit stats`` against a running
+service is in tests/integration)."""
 
 from __future__ import annotations
 
 import gc
-import io
-import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import fakeredis
 import pytest
 from opentelemetry import context, trace
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from cachekit import CacheConfig, CacheConfigBuilder, InMemoryCache, StateChange, resolve
-from cachekit.cli.main import main as cli_main
+from cachekit import InMemoryCache, StateChange, resolve
 from cachekit.layers.wrapper import CacheWrapper, stack_layers
 from cachekit.protocol import CacheInterface
 from cachekit.telemetry.instrumented import Instrumented
 from cachekit.telemetry.metrics import Instruments, Recorder, TierCounts
 from cachekit.telemetry.otel import OtelEnv, Telemetry, build_telemetry
-
-
-def config(preset: str = "development", **dotted: Any) -> CacheConfig:
-    return CacheConfigBuilder().with_preset(preset).with_overrides(dotted).build()
-
-
-class Pipeline:
-    """SDK providers that keep what they receive in memory."""
-
-    def __init__(self, sampler: Sampler | None = None, *, tracing: bool = True) -> None:
-        self.reader = InMemoryMetricReader()
-        self.spans = InMemorySpanExporter()
-        self.logs = InMemoryLogRecordExporter()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader], shutdown_on_exit=False)
-        self.tracer_provider = TracerProvider(sampler=sampler, shutdown_on_exit=False)
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.logger_provider = LoggerProvider(shutdown_on_exit=False)
-        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
-        self.telemetry = Telemetry(
-            self.tracer_provider if tracing else trace.NoOpTracerProvider(),
-            self.meter_provider,
-            self.logger_provider,
-            sources={"traces": "app", "metrics": "app", "logs": "app"},
-        )
-
-    def points(self, name: str) -> list[tuple[dict[str, Any], Any]]:
-        data = self.reader.get_metrics_data()
-        return [
-            (dict(p.attributes), p)
-            for rm in (data.resource_metrics if data else [])
-            for sm in rm.scope_metrics
-            for m in sm.metrics
-            if m.name == name
-            for p in m.data.data_points
-        ]
-
-    def operations(self) -> dict[tuple[str, str, str], int]:
-        return {
-            (a["cache.operation"], a["cache.result"], a["cache.tier"]): p.value
-            for a, p in self.points("cachekit.operations")
-        }
-
-    def shutdown(self) -> None:
-        for provider in (self.meter_provider, self.tracer_provider, self.logger_provider):
-            provider.shutdown()
-
-
-@pytest.fixture
-def pipeline() -> Iterator[Pipeline]:
-    """In-memory metrics, spans and logs, traced with every span sampled."""
-    made = Pipeline()
-    yield made
-    made.shutdown()
-
-
-@pytest.fixture
-def untraced() -> Iterator[Pipeline]:
-    """In-memory metrics and logs, no tracer provider (as an app without tracing)."""
-    made = Pipeline(tracing=False)
-    yield made
-    made.shutdown()
-
-
-def instrumented(
-    pipeline: Pipeline, stack: CacheInterface | None = None, **dotted: Any
-) -> Instrumented:
-    """``Instrumented`` around ``stack`` (default: a memory-only stack of ``dotted``)."""
-    if stack is None:
-        stack = resolve(config(**{"monitoring.enabled": False, **dotted}))
-    return Instrumented.around(stack, pipeline.telemetry)
+from tests.helpers_telemetry import Pipeline, config, instrumented, workload
 
 
 def tiered(client: fakeredis.FakeAsyncRedis, **dotted: Any) -> CacheInterface:
@@ -108,18 +31,6 @@ def tiered(client: fakeredis.FakeAsyncRedis, **dotted: Any) -> CacheInterface:
         "simple", **{"redis.url": "redis://fake", "monitoring.enabled": False, **dotted}
     )
     return resolve(settings, redis_client=client)
-
-
-async def workload(cache: CacheInterface) -> None:
-    await cache.set("user:1", {"name": "ada"})
-    await cache.get("user:1")
-    await cache.get("user:1")
-    await cache.get("user:2")
-    await cache.get_many(["user:1", "user:3", "user:4"])
-    await cache.get_or_set("user:1", lambda: "unused")
-    await cache.get_or_set("user:5", lambda: {"name": "bo"})
-    await cache.exists("user:1")
-    await cache.delete("user:5")
 
 
 EXPECTED = {
@@ -555,65 +466,3 @@ async def test_instrumented_build_key_is_timed(untraced: Pipeline) -> None:
     assert cache.monitor.get_performance_stats()["key_generation"]["count"] == 1
     ((_, point),) = untraced.points("cachekit.key_generation.duration")
     assert point.count == 1
-
-
-# -- cachekit stats ---------------------------------------------------------------------
-@pytest.fixture
-def stats_service() -> Iterator[tuple[str, dict[str, Any]]]:
-    """An HTTP service answering ``/cache/stats`` with whatever the test puts in the dict."""
-    payload: dict[str, Any] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(200 if self.path == "/cache/stats" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", payload
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-async def test_cli_stats_prints_a_running_services_analytics(
-    untraced: Pipeline, stats_service: tuple[str, dict[str, Any]]
-) -> None:
-    """``cachekit stats --url`` prints hit rate, operations, invalidations and advice."""
-    url, payload = stats_service
-    cache = instrumented(untraced)
-    await workload(cache)
-    for _ in range(12):
-        cache.monitor.record_invalidation("operation", "summarize", "operation:summarize", 0)
-    payload.update(json.loads(json.dumps({"Instrumented": cache.get_stats(), "Other": {}})))
-    out = io.StringIO()
-    assert cli_main(["stats", "--url", url], out=out) == 0
-    text = out.getvalue()
-    assert "hit rate       50.0% of 8 lookups" in text
-    assert "get_or_set" in text and "memory" in text
-    assert "12 in the last hour" in text
-    assert "dominant_pattern" not in text and "operation:summarize" in text
-    assert "invalidations remove 0.00 keys on average" in text
-    as_json = io.StringIO()
-    assert cli_main(["stats", "--url", url, "--format", "json"], out=as_json) == 0
-    assert json.loads(as_json.getvalue())["lookups"] == 8
-
-
-def test_cli_stats_fails_clearly_without_a_service_or_a_monitor(
-    stats_service: tuple[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    """No service: exit 1 naming the URL; a service without a monitor: exit 1 saying so."""
-    url, payload = stats_service
-    payload["InMemoryCache"] = {"hits": 1}
-    assert cli_main(["stats", "--url", url]) == 1
-    assert "monitoring.enabled = false" in capsys.readouterr().err
-    assert cli_main(["stats", "--url", "http://127.0.0.1:9", "--timeout", "2"]) == 1
-    assert "no cachekit service answers at http://127.0.0.1:9" in capsys.readouterr().err

@@ -1,46 +1,18 @@
-"""Tests of signed and encrypted entries (``backends.integrity``) as the Redis tier uses them."""
+"""Tests of signed and encrypted entries (``backends.integrity``) as the Redis tier uses them
+(on fakeredis; the real-Redis acceptance tests are in tests/integration)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import fakeredis
 import pytest
-import redis.asyncio as aioredis
 
-from cachekit import CacheConfigBuilder, CacheConfigError, Codec, resolve
-from cachekit.backends.integrity import IntegrityError, SealedCodec
-from cachekit.backends.redis.backend import RedisBackend
+from cachekit import CacheConfigError, Codec, resolve
+from cachekit.backends.integrity import IntegrityError
 from cachekit.config.settings import load_config
-from cachekit.protocol import CacheInterface
-from tests.redis_server import RedisServer
-
-KEY_A = "signing-key-A-0123456789abcdef"
-KEY_B = "signing-key-B-0123456789abcdef"
-ENC_A = "encryption-key-A-0123456789abcdef"
-ENC_B = "encryption-key-B-0123456789abcdef"
-
-
-def sealed(*, signing: tuple[str, ...] = (), encryption: tuple[str, ...] = ()) -> SealedCodec:
-    """A sealed codec over the default codec."""
-    return SealedCodec(Codec(), signing_keys=signing, encryption_keys=encryption)
-
-
-def build(**dotted: Any) -> Any:
-    """A Redis-only config (no memory tier, so reads reach Redis) with overrides."""
-    base = {"redis.url": "redis://localhost:6379/0", "memory.enabled": False}
-    return CacheConfigBuilder().with_preset("simple").with_overrides({**base, **dotted}).build()
-
-
-def backend(cache: CacheInterface) -> RedisBackend:
-    """The ``RedisBackend`` inside a resolved stack."""
-    layer: Any = cache
-    while not isinstance(layer, RedisBackend):
-        layer = getattr(layer, "far", None) or layer.inner
-    return layer
-
+from tests.helpers_integrity import ENC_A, ENC_B, KEY_A, KEY_B, backend, build, sealed
 
 # -- the codec ----------------------------------------------------------------------------------
 
@@ -168,65 +140,3 @@ async def test_integrity_tier_counts_refused_entries() -> None:
     tier = backend(cache)
     assert tier.sealed is not None and tier.sealed.rejected == 2
     assert tier.corrupt_entries == 2
-
-
-async def test_integrity_acceptance_rewrite_by_another_client_is_a_miss(
-    shared_redis_server: RedisServer,
-) -> None:
-    """Acceptance: with signing on, a value rewritten in Redis by another client reads as a miss."""
-    config = build(
-        **{
-            "redis.url": shared_redis_server.url,
-            "namespace": "integrity",
-            "security.signing_keys": [KEY_A],
-        }
-    )
-    other = aioredis.Redis.from_url(shared_redis_server.url)
-    try:
-        async with resolve(config) as cache:
-            await cache.set("price", 100)
-            await cache.set("other", 999)
-            assert await cache.get("price") == 100
-            name = config.key_prefix + "price"
-            # an attacker's value in cachekit's own (unsigned) format
-            await other.set(name, Codec().encode(1))
-            assert await cache.get("price") is None
-            # a genuine signed entry moved from another key
-            await other.set(name, await other.get(config.key_prefix + "other"))
-            assert await cache.get("price") is None
-            # a tiered cache with an empty memory tier misses too
-            tiered = resolve(build(**{**_redis_of(config), "memory.enabled": True}))
-            async with tiered:
-                assert await tiered.get("price") is None
-            assert backend(cache).sealed is not None
-            assert backend(cache).sealed.rejected == 2  # type: ignore[union-attr]
-    finally:
-        await other.aclose()
-
-
-def _redis_of(config: Any) -> dict[str, Any]:
-    return {
-        "redis.url": config.redis.url,
-        "namespace": config.namespace,
-        "security.signing_keys": list(config.security.signing_keys),
-    }
-
-
-async def test_integrity_encrypted_on_real_redis(shared_redis_server: RedisServer) -> None:
-    """With encryption keys, Redis holds ciphertext only, and values round-trip."""
-    config = build(
-        **{
-            "redis.url": shared_redis_server.url,
-            "namespace": "encrypted",
-            "security.encryption_keys": [ENC_A],
-        }
-    )
-    other = aioredis.Redis.from_url(shared_redis_server.url)
-    try:
-        async with resolve(config) as cache:
-            await cache.set("card", {"number": "4111 1111 1111 1111"})
-            raw = await other.get(config.key_prefix + "card")
-            assert raw is not None and b"4111" not in raw
-            assert await cache.get("card") == {"number": "4111 1111 1111 1111"}
-    finally:
-        await other.aclose()

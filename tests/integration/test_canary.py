@@ -1,82 +1,43 @@
-"""Secrets never leave: a canary set through every layer appears in nothing cachekit emits.
+"""Secrets never leave: a canary set through every layer appears in nothing cachekit emits,
+on the paths that talk to a real redis-server.
 
 Canary secrets go in through the secrets file, environment variables and URL userinfo
-(passwords and signing keys). Every code path then runs with DEBUG logging: settings
-resolution and validation errors, connecting to a Redis that refuses the password and
-to a port where nothing listens (strict and degraded), a successful session, the CLI
-(show, validate, check), health reports, telemetry (spans, metrics, logs), the security
-report, and the str/repr of configs, caches, clients and exceptions with their whole
-chain. The test asserts that no canary occurs in anything captured.
+(passwords and signing keys). Every code path then runs with DEBUG logging: connecting to
+a Redis that refuses the password and to a port where nothing listens (strict and
+degraded), a successful session, ``cachekit check``, health reports, telemetry (spans,
+metrics, logs), the security report, and the str/repr of configs, caches, clients and
+exceptions with their whole chain. The test asserts that no canary occurs in anything
+captured. Settings validation errors and the CLI are in tests/unit/test_canary.py.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import os
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cachekit import (
-    CacheConfigError,
     CacheError,
     RedisCacheSecurityManager,
     resolve,
 )
 from cachekit.cli.check import run_check
-from cachekit.cli.main import main
 from cachekit.config.masking import mask_tree
 from cachekit.config.settings import load_config, resolve_settings
 from cachekit.protocol import CacheInterface
+from tests.helpers_canary import (
+    FILE_KEY,
+    FILE_PASSWORD,
+    URL_PASSWORD,
+    Capture,
+    layers,
+)
 from tests.redis_server import RedisServer, free_port
 
-FILE_PASSWORD = "cAnArY-file-pw-5d1e7a"
-ENV_PASSWORD = "cAnArY-env-pw-9b3c21"
-URL_PASSWORD = "cAnArY-url-pw-7f4e08"
-FILE_KEY = "cAnArY-file-signing-key-0a9b8c"
-ENV_KEY = "cAnArY-env-encryption-key-1d2e3f"
-CANARIES = (FILE_PASSWORD, ENV_PASSWORD, URL_PASSWORD, FILE_KEY, ENV_KEY)
 SERVER_PASSWORD = "the-real-server-password-42"
-
-
-class Capture:
-    """Everything the test saw: text of objects, exceptions (whole chain), outputs."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def add(self, *objects: Any) -> None:
-        for obj in objects:
-            if isinstance(obj, BaseException):
-                self.exception(obj)
-            else:
-                self.texts += [str(obj), repr(obj)]
-
-    def exception(self, exc: BaseException) -> None:
-        self.texts.append("".join(traceback.format_exception(exc)))
-        seen: set[int] = set()
-        current: BaseException | None = exc
-        stack = [exc]
-        while stack:
-            current = stack.pop()
-            if current is None or id(current) in seen:
-                continue
-            seen.add(id(current))
-            self.texts += [str(current), repr(current), repr(current.args)]
-            stack += [current.__cause__, current.__context__]  # type: ignore[list-item]
-
-    def leaks(self) -> list[tuple[str, str]]:
-        return [(c, t[:200]) for t in self.texts for c in CANARIES if c in t]
-
-
-@pytest.fixture
-def capture() -> Capture:
-    """A fresh capture."""
-    return Capture()
 
 
 @pytest.fixture
@@ -84,42 +45,6 @@ def redis_with_password(redis_server_factory: Any) -> RedisServer:
     """A redis-server that wants a password the canaries are not."""
     server: RedisServer = redis_server_factory("--requirepass", SERVER_PASSWORD)
     return server
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A settings root with host ``CACHEKIT_*`` variables cleared (the CLI reads os.environ)."""
-    for var in list(os.environ):
-        if var.startswith("CACHEKIT_") or var.endswith("_FOR_DYNACONF") or var.startswith("OTEL_"):
-            monkeypatch.delenv(var)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CACHEKIT_SETTINGS_ROOT", str(tmp_path))
-    yield tmp_path
-
-
-def write_layers(root: Path, url: str, *, strict: bool) -> dict[str, str]:
-    """Canaries in settings.toml/.secrets.toml (password, signing key); env vars returned."""
-    (root / "settings.toml").write_text(
-        "[default]\nnamespace = \"canary\"\n\n[default.redis]\n"
-        f'url = "{url}"\nconnect_timeout = 2.0\n'
-        f"fail_on_connection_error = {'true' if strict else 'false'}\n"
-    )
-    (root / ".secrets.toml").write_text(
-        f'[default.redis]\npassword = "{FILE_PASSWORD}"\n\n'
-        f'[default.security]\nsigning_keys = ["{FILE_KEY}"]\n'
-    )
-    return {"CACHEKIT_SECURITY__ENCRYPTION_KEYS": ENV_KEY}
-
-
-def layers(tmp: Path, url: str, *, strict: bool, env_password: bool = False) -> dict[str, str]:
-    """Write the layers and return the env mapping (optionally the env-var password too)."""
-    environ = write_layers(tmp, url, strict=strict)
-    if env_password:
-        (tmp / ".secrets.toml").write_text(
-            f'[default.security]\nsigning_keys = ["{FILE_KEY}"]\n'
-        )
-        environ["CACHEKIT_SECURITY__PASSWORD"] = ENV_PASSWORD
-    return environ
 
 
 def stack_objects(cache: CacheInterface) -> list[Any]:
@@ -228,73 +153,6 @@ async def test_canary_never_leaves_a_working_session(
     capture.add(caplog.text, *[r.getMessage() for r in caplog.records])
     captured = capsys.readouterr()
     capture.add(captured.out, captured.err)
-    assert capture.leaks() == []
-
-
-def test_canary_never_leaves_validation_errors(root: Path, capture: Capture) -> None:
-    """Invalid settings around the canaries: every problem reported, no canary in the report."""
-    (root / "settings.toml").write_text(
-        f'passwrd = "{FILE_PASSWORD}"\n\n[default.redis]\n'
-        f'url = "http://u:{URL_PASSWORD}@h:1/0"\npasword = "{FILE_PASSWORD}"\n'
-        "max_connections = 0\n\n[default.security]\n"
-        f'password = "{ENV_PASSWORD}"\nsigning_key = ["{FILE_KEY}"]\n'
-    )
-    (root / ".secrets.toml").write_text(
-        f'[default.redis]\npassword = "{FILE_PASSWORD}"\n'
-        f'[default.security]\nencryption_keys = "{ENV_KEY}"\n'
-    )
-    for environ in (
-        {"CACHEKIT_SECURITY__SIGNING_KEYS": f'["{FILE_KEY}'},
-        {"CACHEKIT_SECURITY__SIGNING_KEYS": f"@json [{FILE_KEY}"},
-        {"CACHEKIT_SECURITY__ENCRYPTION_KEYS": f"[{ENV_KEY}]"},
-        {"CACHEKIT_REDIS__PASSWORD": f"@int {ENV_PASSWORD}"},
-        {"CACHEKIT_SECURITY__PASSWROD": ENV_PASSWORD},
-        {"CACHEKIT_SECURITY__SIGNING_KEYS": ENV_PASSWORD[:10]},
-    ):
-        with pytest.raises(CacheConfigError) as info:
-            resolve_settings(environ=environ, root=root)
-        capture.add(info.value, info.value.problems)
-        assert len(info.value.problems) >= 5
-    assert capture.leaks() == []
-
-
-def test_canary_never_leaves_the_cli(
-    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    capture: Capture, caplog: pytest.LogCaptureFixture,
-) -> None:
-    """config show (every format), validate, presets and check print no canary."""
-    caplog.set_level(logging.DEBUG)
-    environ = layers(
-        root, f"redis://canary:{URL_PASSWORD}@127.0.0.1:{free_port()}/0", strict=True
-    )
-    (root / ".secrets.toml").write_text(
-        f'[default.redis]\npassword = "{URL_PASSWORD}"\n\n'
-        f'[default.security]\nsigning_keys = ["{FILE_KEY}"]\n'
-    )
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    codes = []
-    for argv in (
-        ["config", "show"],
-        ["config", "show", "--sources"],
-        ["config", "show", "--format", "json", "--sources"],
-        ["config", "show", "--format", "toml", "--sources"],
-        ["config", "validate"],
-        ["check"],
-        ["presets", "show", "production"],
-    ):
-        out = io.StringIO()
-        codes.append(main(argv, out=out))
-        capture.add(out.getvalue())
-    assert codes[:5] == [0, 0, 0, 0, 0] and codes[5] == 1  # check fails: nothing listens
-    monkeypatch.setenv("CACHEKIT_REDIS__PASSWORD", ENV_PASSWORD)  # contradicts the file? no:
-    monkeypatch.setenv("CACHEKIT_SECURITY__PASSWORD", FILE_PASSWORD)  # two different values
-    out = io.StringIO()
-    assert main(["config", "validate"], out=out) == 2
-    capture.add(out.getvalue())
-    captured = capsys.readouterr()
-    capture.add(captured.out, captured.err, caplog.text)
-    assert "contradicts" in captured.err
     assert capture.leaks() == []
 
 

@@ -561,7 +561,7 @@ async def test_resilient_cache_state_reaches_outer_wrappers(stack: Stack) -> Non
 
 async def test_check_is_unfit_when_redis_is_down() -> None:
     """``cachekit check`` exits non-zero with a one-line reason when Redis is unreachable."""
-    from tests.redis_server import free_port
+    from tests.helpers_net import free_port
 
     out = io.StringIO()
     cfg = config(**{"redis.url": f"redis://127.0.0.1:{free_port()}/0"})

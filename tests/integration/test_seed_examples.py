@@ -1,11 +1,10 @@
-"""The original documentation's non-AI usage examples run as written with cachekit."""
+"""The original documentation's non-AI factory example runs as written with cachekit, on a
+real redis-server."""
 
 from __future__ import annotations
 
-import textwrap
-from typing import Any
-
 from cachekit import CacheConfig, CacheInterface
+from tests.helpers_examples import run_example
 from tests.redis_server import RedisServer
 
 # From the seed documentation ("Usage Example (Phase 3 Factory Pattern)"), verbatim except
@@ -29,24 +28,10 @@ cache = CacheFactory.create_cache_from_config(config)
 test_cache = CacheFactory.for_testing("memory")
 """
 
-DIRECT_IMPORTS = """
-from cachekit import AIResponseCache, GenericRedisCache, InMemoryCache
-from cachekit import AIResponseCacheConfig
-"""
-
-
-async def _run(source: str, url: str) -> dict[str, Any]:
-    """Execute example code inside a coroutine (it uses top-level await)."""
-    body = textwrap.indent(source.replace("redis://localhost:6379", url.rsplit("/", 1)[0]), "    ")
-    namespace: dict[str, Any] = {}
-    exec(f"async def __example():\n{body}\n    return locals()", namespace)
-    result: dict[str, Any] = await namespace["__example"]()
-    return result
-
 
 async def test_seed_factory_example_runs_as_written(redis_server: RedisServer) -> None:
     """The factory example builds connected caches and a production config."""
-    scope = await _run(FACTORY_EXAMPLE, redis_server.url)
+    scope = await run_example(FACTORY_EXAMPLE, redis_server.url)
     web_cache: CacheInterface = scope["web_cache"]
     await web_cache.set("page", {"html": "<p>hi</p>"}, ttl=60)
     assert await web_cache.get("page") == {"html": "<p>hi</p>"}
@@ -63,14 +48,3 @@ async def test_seed_factory_example_runs_as_written(redis_server: RedisServer) -
     assert await test_cache.get("t") == "v"
     for c in (web_cache, cache, test_cache):
         await c.aclose()
-
-
-async def test_seed_direct_imports_resolve() -> None:
-    """The advanced section's imports name real classes."""
-    scope = await _run(DIRECT_IMPORTS, "redis://unused:1/0")
-    assert {
-        "AIResponseCache",
-        "GenericRedisCache",
-        "InMemoryCache",
-        "AIResponseCacheConfig",
-    } <= set(scope)

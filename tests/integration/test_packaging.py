@@ -1,4 +1,4 @@
-"""Tests of packaging: the wheel carries the preset files; local secrets stay out of git."""
+"""Tests of packaging: the wheel (built by pip in a subprocess) carries the preset files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_contains_every_preset_file(tmp_path: Path) -> None:
@@ -41,9 +41,3 @@ def test_wheel_contains_every_preset_file(tmp_path: Path) -> None:
     assert missing == []
     assert "cachekit/cli/main.py" in names
     assert not any(name.endswith(".secrets.toml") for name in names)
-
-
-def test_gitignore_ignores_secrets_file() -> None:
-    """``.secrets.toml`` is listed in ``.gitignore``."""
-    lines = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
-    assert ".secrets.toml" in [line.strip() for line in lines]
