@@ -6,6 +6,7 @@ from typing import Any
 
 import cachekit
 from cachekit import CacheConfig, CacheConfigBuilder, CacheInterface
+from cachekit.layers.wrapper import describe_stack, stack_layers
 
 PRESET = "simple"
 """The preset the benchmark starts from: memory tier in front of Redis."""
@@ -42,23 +43,14 @@ def stack(redis_url: str, **kwargs: Any) -> CacheInterface:
     return cachekit.resolve(config(redis_url, **kwargs))
 
 
-def describe(cache: Any) -> str:
-    """The composition of a resolved stack, e.g. ``Resilient(TieredCache(...))``."""
-    name = type(cache).__name__
-    if hasattr(cache, "near") and hasattr(cache, "far"):
-        return f"{name}({describe(cache.near)}, {describe(cache.far)})"
-    inner = getattr(cache, "inner", None)
-    if isinstance(inner, CacheInterface):
-        return f"{name}({describe(inner)})"
-    return name
+def describe(cache: CacheInterface) -> str:
+    """The composition of a resolved stack, e.g. ``ResilientCache(TieredCache(...))``."""
+    return describe_stack(cache)
 
 
-def layer(cache: Any, cls: type) -> Any:
+def layer(cache: CacheInterface, cls: type) -> Any:
     """The first layer of ``cls`` in a resolved stack (to measure it without what wraps it)."""
-    todo = [cache]
-    while todo:
-        current = todo.pop(0)
-        if isinstance(current, cls):
-            return current
-        todo += [getattr(current, a) for a in ("inner", "near", "far") if hasattr(current, a)]
-    raise LookupError(f"no {cls.__name__} in {describe(cache)}")
+    found = next((each for each in stack_layers(cache) if isinstance(each, cls)), None)
+    if found is None:
+        raise LookupError(f"no {cls.__name__} in {describe(cache)}")
+    return found
