@@ -136,9 +136,12 @@ class RedisBackend(RemoteTier):
         """Run one command; auto-pipelined (``redis.auto_pipeline``), it shares a round
         trip with the commands other tasks issue in the same event-loop tick."""
         observer = self._observer
-        if observer is None:
-            return await self._send(args)
-        return await observer.command(_name(args), self._send(args))
+        if observer is not None:
+            return await observer.command(_name(args), self._send(args))
+        pipeline = self._pipeline or self.auto_pipeline  # the hot path: no extra frame
+        if pipeline is None:
+            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        return await pipeline.execute(*args)
 
     async def _send(self, args: tuple[Any, ...]) -> Any:
         pipeline = self._pipeline or self.auto_pipeline
