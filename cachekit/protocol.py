@@ -132,25 +132,54 @@ class CacheInterface(ABC):
 
     async def _load_once(self, key: str, loader: Loader, ttl: TTL) -> Any:
         """Run ``loader`` for a missing ``key`` and store its result; concurrent callers
-        of the same key share that one run (the second half of ``get_or_set``)."""
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        of the same key share that one run (the second half of ``get_or_set``).
+
+        A waiter gets the loader's value or its error, never a cancellation it did not
+        ask for: when the loading task is cancelled, a waiter takes the load over.
+        ``_claim`` / ``_release`` let a layer coordinate the load with other processes.
+        """
+        while True:
+            pending = self._inflight.get(key)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending)
+            except _Abandoned:
+                continue  # the loading task was cancelled: the next waiter loads
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await call_loader(loader)
-            if not is_uncacheable(result) and result is not None:
-                await self.set(key, result, ttl)
-            value = unwrap(result)
+            found, claim = await self._claim(key)
+            if found is not None:
+                value = found
+            else:
+                try:
+                    result = await call_loader(loader)
+                    if not is_uncacheable(result) and result is not None:
+                        await self.set(key, result, ttl)
+                finally:
+                    await self._release(key, claim)
+                value = unwrap(result)
             future.set_result(value)
             return value
+        except asyncio.CancelledError:
+            future.set_exception(_Abandoned())
+            future.exception()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters re-raise it, nobody else must
             raise
         finally:
             del self._inflight[key]
+
+    async def _claim(self, key: str) -> tuple[Any, Any]:
+        """Before loading ``key``: ``(value, None)`` when someone else loaded it meanwhile,
+        else ``(None, claim)`` with what ``_release`` gets back. Here: nothing to claim."""
+        return None, None
+
+    async def _release(self, key: str, claim: Any) -> None:  # noqa: B027 - no-op default
+        """After loading ``key`` (and storing it), give back what ``_claim`` took."""
 
     async def get_result(self, key: str, *, type: Any = None) -> GetResult:
         """The value under ``key`` and how it was found: ``hit``, ``miss`` or ``degraded``.
@@ -209,6 +238,10 @@ class CacheInterface(ABC):
 
 def _no_op() -> None:
     """The unsubscribe function of a cache whose state never changes."""
+
+
+class _Abandoned(Exception):
+    """Set on a single-flight future whose loading task was cancelled: waiters retry."""
 
 
 class Uncacheable:
@@ -291,6 +324,37 @@ class CommandObserver(Protocol):
     async def batch(self, names: Sequence[str], call: Awaitable[T]) -> T: ...
 
 
+class InvalidationSink(Protocol):
+    """Receives what a remote tier's invalidation stream says (``RemoteTier.tracker``)."""
+
+    async def invalidated(self, keys: Sequence[str] | None) -> None:
+        """``keys`` (without the stack's prefix) changed; None: everything did (a flush)."""
+        ...
+
+    async def tracking_ready(self) -> None:
+        """Tracking is on: from now on every change is reported."""
+        ...
+
+    async def tracking_lost(self, reason: str) -> None:
+        """Changes may have been missed (the stream dropped or went silent)."""
+        ...
+
+    async def tracking_unsupported(self, reason: str) -> None:
+        """This server or user cannot track; nothing will be reported."""
+        ...
+
+
+class Tracking(Protocol):
+    """A running invalidation stream (see ``cachekit.backends.redis.tracking``)."""
+
+    state: str
+
+    def launch(self) -> None: ...
+    async def start(self, timeout: float) -> bool: ...
+    async def aclose(self) -> None: ...
+    def describe(self) -> str: ...
+
+
 class RemoteTier(CacheInterface):
     """A shared tier (Redis): what tiering, resilience and the outage journal call on it.
 
@@ -332,6 +396,19 @@ class RemoteTier(CacheInterface):
     @abstractmethod
     def observe_compression(self, callback: Callable[[int, int], None] | None) -> None:
         """Call ``callback(encoded_bytes, stored_bytes)`` for each value compressed."""
+
+    @abstractmethod
+    def tracker(self, sink: InvalidationSink) -> Tracking:
+        """A stream reporting to ``sink`` every change of this tier's keys (not started)."""
+
+    @abstractmethod
+    async def acquire_lease(self, key: str, seconds: float) -> str | None:
+        """Take the lease on loading ``key`` for ``seconds``; its token, or None when another
+        holder has it."""
+
+    @abstractmethod
+    async def release_lease(self, key: str, token: str) -> None:
+        """Give the lease back, only if ``token`` still holds it."""
 
 
 class Monitor(Protocol):

@@ -6,7 +6,8 @@ once, in the config. Nothing connects until ``await cache.connect()`` (or ``asyn
 
     NullCache                                      enabled = false
     InMemoryCache                                  memory.enabled, no redis.url
-    ResilientCache(TieredCache(InMemoryCache, R))  both; R from the backend registry
+    ResilientCache(TieredCache(InMemoryCache, R))  both; R from the backend registry, the
+                                                   memory tier kept coherent with it
     ResilientCache(R)                              redis.url only (a standby memory cache
                                                    serves while Redis fails)
     wrapped by Instrumented (monitoring.enabled), then AIResponseCache (ai.enabled)
@@ -26,6 +27,7 @@ from cachekit.config.posture import log_findings
 from cachekit.config.settings import environ_or_process, load_config
 from cachekit.keys import CacheKeyGenerator
 from cachekit.layers.ai.cache import AIResponseCache
+from cachekit.layers.coherence import Coherence
 from cachekit.layers.resilience.cache import ResilientCache
 from cachekit.layers.tiered import TieredCache
 from cachekit.protocol import CacheInterface
@@ -91,6 +93,10 @@ def resolve(
             config.budget,
             memory=memory,
             standby=None if memory is not None else _memory(config),
+            coherence=Coherence(
+                memory, config.memory.coherence, max_stale=config.memory.max_stale_seconds
+            ),
+            lease_seconds=config.redis.lease_seconds,
             strict=config.redis.fail_on_connection_error,
         )
     if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see

@@ -30,6 +30,7 @@ OTLPProtocol = Literal["http/protobuf", "grpc"]
 ClearRatio = Annotated[float, msgspec.Meta(gt=0, le=1)]
 Posture = Literal["strict", "relaxed"]
 RecoveryPolicy = Literal["drop", "write_back"]
+CoherenceMode = Literal["tracking", "bounded", "local"]
 # A signing / encryption key: a random string from a secrets store, 16 characters or more.
 SecretKey = Annotated[str, msgspec.Meta(min_length=16)]
 
@@ -57,6 +58,7 @@ class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     retry_backoff_cap: PositiveFloat
     fail_on_connection_error: bool
     auto_pipeline: bool
+    lease_seconds: NonNegativeFloat
     username: str | None = None
     password: str | None = None
 
@@ -70,11 +72,19 @@ class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
 
 class MemoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """The in-process tier: TTL + LRU bounded by entries and bytes."""
+    """The in-process tier: TTL + LRU bounded by entries and bytes.
+
+    ``coherence`` keeps it honest when several processes share one Redis (see
+    ``cachekit.layers.coherence``): ``tracking`` (Redis reports every change; copies are
+    dropped as reports arrive), ``bounded`` (copies live at most ``max_stale_seconds``),
+    ``local`` (copies live their TTL: one process that owns its Redis only).
+    """
 
     enabled: bool
     max_entries: PositiveInt
     max_bytes: PositiveInt
+    coherence: CoherenceMode
+    max_stale_seconds: PositiveFloat
 
 
 class CompressionConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -363,7 +363,8 @@ async def test_ai_invalidate_pattern_substring_and_all(clock: FakeClock) -> None
 async def test_ai_tiered_invalidation_keeps_other_memory_entries() -> None:
     """On memory-in-front-of-Redis, invalidation drops only the matching memory copies."""
     client = fakeredis.FakeAsyncRedis()
-    cache = resolve(ai_config(redis__url="redis://127.0.0.1:6390/0"), redis_client=client)
+    config = ai_config(redis__url="redis://127.0.0.1:6390/0", memory__coherence="local")
+    cache = resolve(config, redis_client=client)
     assert isinstance(cache, AIResponseCache)
     keys = await fill(cache)
     await cache.invalidate_by_operation("qa")

@@ -176,10 +176,84 @@ async def _auto_pipeline() -> None:
 async def _memory_enabled() -> None:
     for enabled, expected in ((True, "v"), (False, None)):
         client = fakeredis.FakeAsyncRedis()
-        cache = resolve(cfg(memory__enabled=enabled, redis__url="redis://x"), redis_client=client)
+        config = cfg(memory__enabled=enabled, memory__coherence="local", redis__url="redis://x")
+        cache = resolve(config, redis_client=client)
         await cache.set("k", "v")
         await client.flushall()
         assert await cache.get("k") == expected
+
+
+async def _promoted_ttl(config: CacheConfig) -> float | None:
+    """The TTL, in the memory tier, of a value read through ``config``'s stack from a
+    fakeredis that holds it for an hour (fakeredis cannot track: tracking falls back)."""
+    from cachekit.layers.wrapper import memory_tier
+
+    client = fakeredis.FakeAsyncRedis()
+    cache = resolve(config, redis_client=client)
+    async with cache:
+        await cache.set("k", "v", ttl=3600)
+        memory = memory_tier(cache)
+        assert memory is not None
+        await memory.delete("k")
+        assert await cache.get("k") == "v"  # read from Redis, promoted
+        return await memory.get_ttl("k")
+
+
+@probe("memory.coherence")
+async def _coherence() -> None:
+    local = await _promoted_ttl(cfg(redis__url="redis://x", memory__coherence="local"))
+    bounded = await _promoted_ttl(
+        cfg(redis__url="redis://x", memory__coherence="bounded", memory__max_stale_seconds=2)
+    )
+    # fakeredis has no CLIENT TRACKING: "tracking" says so and falls back to bounded
+    tracking = await _promoted_ttl(
+        cfg(redis__url="redis://x", memory__coherence="tracking", memory__max_stale_seconds=2)
+    )
+    assert local is not None and local > 3000
+    assert bounded is not None and bounded <= 2
+    assert tracking is not None and tracking <= 2
+    assert rejected(memory__coherence="eventual")
+
+
+@probe("memory.max_stale_seconds")
+async def _max_stale() -> None:
+    short = await _promoted_ttl(
+        cfg(redis__url="redis://x", memory__coherence="bounded", memory__max_stale_seconds=1)
+    )
+    long = await _promoted_ttl(
+        cfg(redis__url="redis://x", memory__coherence="bounded", memory__max_stale_seconds=30)
+    )
+    assert short is not None and short <= 1
+    assert long is not None and 20 < long <= 30
+    assert rejected(memory__max_stale_seconds=0)
+
+
+@probe("redis.lease_seconds")
+async def _lease_seconds() -> None:
+    import asyncio
+
+    for seconds, held in ((5.0, 1), (0.0, 0)):
+        client = fakeredis.FakeAsyncRedis()
+        config = cfg(
+            redis__url="redis://x", memory__coherence="local", redis__lease_seconds=seconds
+        )
+        cache = resolve(config, redis_client=client)
+        loading = asyncio.Event()
+        release = asyncio.Event()
+
+        async def loader() -> str:
+            loading.set()
+            await release.wait()
+            return "v"
+
+        task = asyncio.create_task(cache.get_or_set("k", loader))
+        await loading.wait()
+        lease = config.key_prefix + "__cachekit_lease__:k"
+        assert await client.exists(lease) == held  # the loading process holds the lease
+        release.set()
+        assert await task == "v"
+        await cache.aclose()
+    assert rejected(redis__lease_seconds=-1)
 
 
 @probe("memory.max_entries")

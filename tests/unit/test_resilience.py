@@ -39,6 +39,8 @@ FAST = {
     "resilience.failure_threshold": 2,
     "resilience.probe_backoff_base": 0.01,
     "resilience.probe_backoff_cap": 0.05,
+    # fakeredis cannot track keys: these tests are about failures, not coherence
+    "memory.coherence": "local",
 }
 
 

@@ -28,7 +28,13 @@ from tests.helpers_telemetry import Pipeline, config, instrumented, workload
 
 def tiered(client: fakeredis.FakeAsyncRedis, **dotted: Any) -> CacheInterface:
     settings = config(
-        "simple", **{"redis.url": "redis://fake", "monitoring.enabled": False, **dotted}
+        "simple",
+        **{
+            "redis.url": "redis://fake",
+            "monitoring.enabled": False,
+            "memory.coherence": "local",  # fakeredis cannot track keys
+            **dotted,
+        },
     )
     return resolve(settings, redis_client=client)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -24,15 +25,29 @@ from cachekit.backends.integrity import SealedCodec
 from cachekit.backends.redis.autopipeline import AutoPipeline, supports_auto_pipeline
 from cachekit.backends.redis.connection import Endpoint
 from cachekit.backends.redis.errors import map_redis_errors
+from cachekit.backends.redis.tracking import Tracker
 from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig
 from cachekit.errors import CacheUnavailableError, CodecError
-from cachekit.protocol import TTL, UNSET, CommandObserver, RemoteTier, check_ttl
+from cachekit.protocol import (
+    TTL,
+    UNSET,
+    CommandObserver,
+    InvalidationSink,
+    RemoteTier,
+    check_ttl,
+)
 
 _SCAN_COUNT: Final = 500
 PROBE_KEY: Final = "__cachekit_probe__"
 """Key, inside the namespace, that probes write (it expires after a few seconds)."""
 _PROBE_TTL: Final = 5
+LEASE_PREFIX: Final = "__cachekit_lease__:"
+"""Keys, inside the namespace, of the leases that let one process load a missing key."""
+# Delete the lease only while it holds this holder's token (another may hold it since).
+_RELEASE: Final = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
 
 
 def _name(command: tuple[Any, ...]) -> str:
@@ -236,6 +251,42 @@ class RedisBackend(RemoteTier):
         except TimeoutError:
             return f"redis probe: no answer within {timeout:g}s"
         return None
+
+    # -- coordination -------------------------------------------------------------------
+    def tracker(self, sink: InvalidationSink) -> Tracker:
+        """A tracking connection for this backend's keys (not started): from the client
+        passed in, or from an own single-connection pool of the endpoint."""
+        if self._owns_client:
+            pool = aioredis.ConnectionPool.from_url(
+                self.endpoint.url, **{**self.endpoint.kwargs(retries=0), "max_connections": 1}
+            )
+        else:
+            pool = self.client.connection_pool
+        return Tracker(
+            pool.make_connection,
+            self.prefix,
+            sink,
+            reply_timeout=self.endpoint.connect_timeout + self.endpoint.socket_timeout,
+        )
+
+    async def acquire_lease(self, key: str, seconds: float) -> str | None:
+        """``SET lease token NX PX``: this caller's token when it got the lease, else None."""
+        token = secrets.token_hex(16)
+        with map_redis_errors("SET"):
+            taken = await self._command(
+                "SET",
+                self.prefix + LEASE_PREFIX + key,
+                token,
+                "NX",
+                "PX",
+                max(1, round(seconds * 1000)),
+            )
+        return token if taken else None
+
+    async def release_lease(self, key: str, token: str) -> None:
+        """Delete the lease when it still holds ``token`` (one atomic script)."""
+        with map_redis_errors("EVAL"):
+            await self._command("EVAL", _RELEASE, 1, self.prefix + LEASE_PREFIX + key, token)
 
     # -- the protocol -------------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:

@@ -30,6 +30,8 @@ from redis.backoff import AbstractBackoff
 from cachekit.config.model import Budget, ResilienceConfig
 from cachekit.errors import CacheTimeoutError, CacheUnavailableError
 from cachekit.health import HealthReport, StateChange, Status, note_degraded_read
+from cachekit.layers.coherence import Coherence
+from cachekit.layers.lease import Leases
 from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
 from cachekit.layers.resilience.outage import OutageJournal
 from cachekit.layers.tiered import TieredCache
@@ -40,6 +42,8 @@ T = TypeVar("T")
 
 logger = logging.getLogger("cachekit.resilience")
 
+_YIELD_EVERY: Final = 16
+"""Degraded calls between two yields to the event loop."""
 _SETTLE_ROUNDS: Final = 3
 
 
@@ -61,13 +65,18 @@ class ResilientCache(CacheWrapper):
         *,
         memory: LocalTier | None = None,
         standby: LocalTier | None = None,
+        coherence: Coherence | None = None,
+        lease_seconds: float = 0.0,
         strict: bool = False,
         clock: Callable[[], float] = time.monotonic,
         backoff: AbstractBackoff | None = None,
     ) -> None:
         if (memory is None) == (standby is None):
             raise TypeError("ResilientCache needs the memory tier or a standby cache, not both")
-        self._tiered = TieredCache(memory, remote) if memory is not None else None
+        self.coherence = coherence or Coherence(memory, "local", max_stale=0.0)
+        self._tiered = (
+            TieredCache(memory, remote, coherence=self.coherence) if memory is not None else None
+        )
         super().__init__(self._tiered or remote)
         self.remote = remote
         self.standby = memory is None
@@ -86,11 +95,20 @@ class ResilientCache(CacheWrapper):
         self.journal = OutageJournal(
             near, remote, recovery=settings.recovery, timeout=self.bulk_timeout
         )
+        # A flush of the memory tier keeps what the outage wrote until it is settled.
+        self.coherence.keep = self.journal.dirty_keys
+        read = self._tiered.get_far if self._tiered is not None else remote.get
+        self.leases = (
+            Leases(remote, self.coherence, read, seconds=lease_seconds, timeout=self.timeout)
+            if lease_seconds > 0
+            else None
+        )
         self._listeners: list[Callable[[StateChange], object]] = []
         self._status: Status = "ok"
         self._prober: asyncio.Task[None] | None = None
         self._settler: asyncio.Task[None] | None = None
         self._closed = False
+        self._degraded_calls = 0
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -126,8 +144,11 @@ class ResilientCache(CacheWrapper):
     def _report(self) -> HealthReport:
         breaker = self.breaker
         memory = "standby" if self.standby and breaker.closed else "ok"
+        coherence = {} if self.standby else {"coherence": self.coherence.describe()}
         if breaker.closed:
-            return HealthReport(status="ok", tiers={"memory": memory, "redis": "ok"})
+            return HealthReport(
+                status="ok", tiers={"memory": memory, "redis": "ok", **coherence}
+            )
         reasons = [f"redis failing for {breaker.open_for():.1f}s: {breaker.last_error}"]
         if breaker.state is CircuitState.OPEN:
             reasons.append(f"next probe in {breaker.seconds_until_probe():.1f}s")
@@ -144,7 +165,9 @@ class ResilientCache(CacheWrapper):
             reasons.append(f"{lost} invalidations could not be kept for replay")
         status: Status = "unavailable" if self.strict else "degraded"
         return HealthReport(
-            status=status, reasons=tuple(reasons), tiers={"memory": memory, "redis": "failing"}
+            status=status,
+            reasons=tuple(reasons),
+            tiers={"memory": memory, "redis": "failing", **coherence},
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -162,8 +185,10 @@ class ResilientCache(CacheWrapper):
             error = CacheTimeoutError(f"redis connect: no answer within {limit:g}s")
         else:
             self._succeeded()
+            await self.coherence.start(self.remote, limit)
             return True
         self.breaker.trip(str(error))
+        await self.coherence.start(self.remote, 0)  # tracking comes up with Redis
         if self.strict:
             raise error
         return False
@@ -177,6 +202,7 @@ class ResilientCache(CacheWrapper):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._prober = self._settler = None
+        await self.coherence.aclose()
         await self.inner.aclose()
         if self.standby:
             await self.memory.aclose()
@@ -185,8 +211,10 @@ class ResilientCache(CacheWrapper):
     async def get(self, key: str, *, type: Any = None) -> Any:
         tiered = self._tiered if self.breaker.closed else None
         if tiered is not None:
+            if self.coherence.tracking is None and not self._closed:
+                self.coherence.launch(self.remote)  # a stack used without connect()
             # A memory hit needs no Redis and no deadline: answer it straight away.
-            value = await self.memory.get(key, type=type)
+            value = await tiered.get_near(key, type=type)
             if value is not None:
                 return value
 
@@ -274,6 +302,16 @@ class ResilientCache(CacheWrapper):
 
         await self._run("SCAN", self.inner.clear, degraded, bulk=True)
 
+    # -- one loader across processes (get_or_set) ---------------------------------------
+    async def _claim(self, key: str) -> tuple[Any, Any]:
+        if self.leases is None or not self.breaker.closed:
+            return None, None
+        return await self.leases.claim(key)
+
+    async def _release(self, key: str, claim: Any) -> None:
+        if self.leases is not None:
+            await self.leases.release(key, claim)
+
     # -- the one place calls meet Redis failures ----------------------------------------
     async def _run(
         self,
@@ -291,6 +329,11 @@ class ResilientCache(CacheWrapper):
         """
         if not self.breaker.closed:
             reason = f"circuit open: {self.breaker.last_error}"
+            # Degraded calls never wait on I/O: yield now and then, so a tight loop of
+            # them cannot starve the event loop (the prober included).
+            self._degraded_calls += 1
+            if not self._degraded_calls % _YIELD_EVERY:
+                await asyncio.sleep(0)
             if self.strict:
                 raise CacheUnavailableError(f"redis {op} skipped, {reason}")
             return await degraded(reason)

@@ -49,6 +49,10 @@ class OutageJournal:
         self._patterns: dict[str, None] = {}
         self._clear = False
 
+    def dirty_keys(self) -> list[str]:
+        """The keys written to memory only, not yet settled with Redis."""
+        return list(self._dirty)
+
     @property
     def pending(self) -> bool:
         """True when something waits to be settled with Redis."""
