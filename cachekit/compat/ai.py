@@ -2,9 +2,10 @@
 
 The class is the core AI layer (``cachekit.layers.ai.cache.AIResponseCache``, which
 ``resolve`` builds and which takes the AI settings explicitly) with the original's
-constructor on top. A layer ``resolve`` built counts as one of these
-(``isinstance(resolve(ai_config), cachekit.AIResponseCache)`` holds), so code written
-against the original keeps working.
+constructor and surface on top (``cachekit.compat.surface``). It counts as a
+``GenericRedisCache``, as in the original, and a layer ``resolve`` built counts as one of
+these (``isinstance(resolve(ai_config), cachekit.AIResponseCache)`` holds). The
+original's statistics methods are in ``cachekit.compat.ai_stats``.
 """
 
 from __future__ import annotations
@@ -13,64 +14,47 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from cachekit.compat.ai_stats import AIStatsViews
+from cachekit.compat.keys import hash_name
 from cachekit.compat.params import build_config
+from cachekit.compat.redis import GenericRedisCache
+from cachekit.compat.stack import build_stack
 from cachekit.config.model import CacheConfig, SecurityConfig
-from cachekit.errors import CacheValueError
 from cachekit.layers.ai.cache import AIResponseCache as AILayer
 from cachekit.layers.wrapper import memory_tier
-from cachekit.protocol import CacheInterface, Monitor
-from cachekit.resolver import resolve
+from cachekit.protocol import CacheInterface
 
-__all__ = ["DEFAULT_PRESET", "AIResponseCache", "config_from_params"]
+__all__ = ["DEFAULT_PRESET", "AIResponseCache", "config_from_params", "hash_name"]
 
 DEFAULT_PRESET: Final = "ai-production"
 """Preset of an ``AIResponseCache`` built from the original's flat parameters."""
 
 
-def _hash_name(algorithm: str | Callable[..., Any]) -> str:
-    """A hash name from a name or a hashlib constructor (the original passed ``hashlib.sha256``)."""
-    if isinstance(algorithm, str):
-        return algorithm
-    try:
-        name = algorithm().name
-    except Exception as exc:
-        raise CacheValueError(f"hash_algorithm {algorithm!r} is not a hashlib constructor") from exc
-    return str(name)
-
-
 def config_from_params(preset: str, params: Mapping[str, Any]) -> CacheConfig:
     """The config of the original's flat parameters over ``preset``, AI layer on."""
-    return build_config(preset, None, {**params, "ai.enabled": True})
+    return build_config(preset, None, params, ai=True)
 
 
-def _resolve_plain(config: CacheConfig) -> CacheInterface:
-    """The resolved stack of ``config`` without its AI layer (this class adds it)."""
-    stack = resolve(config)
-    return stack.inner if isinstance(stack, AILayer) else stack
-
-
-class AIResponseCache(AILayer):
+class AIResponseCache(AIStatsViews, AILayer):
     """Cache of AI responses: prompt-aware keys, per-operation TTLs, savings, invalidation.
 
     Three ways to build one:
 
-    - ``AIResponseCache(inner=stack)`` wraps a stack (``resolve`` does this when
-      ``ai.enabled``); the AI settings come from ``config=`` or the stack's config;
+    - ``AIResponseCache(redis_url, default_ttl, text_hash_threshold, hash_algorithm, ...)``:
+      the original's parameters, in its order, over the ``ai-production`` preset
+      (``preset=`` picks another); parameters left out come from the preset;
     - ``AIResponseCache(config=cache_config)`` resolves the stack of a ``CacheConfig``;
-    - ``AIResponseCache(redis_url=..., default_ttl=..., operation_ttls=..., ...)``: the
-      original's parameters over the ``ai-production`` preset (``preset=`` picks another);
-      parameters left out come from the preset, never from Python defaults.
+    - ``AIResponseCache(inner=stack)`` wraps a stack; the AI settings come from
+      ``config=`` or the stack's config.
 
     ``clock`` (monotonic seconds) times ``get_or_set`` loaders; tests inject a fake one.
-    ``performance_monitor`` receives this layer's events (key generation times,
-    invalidations) instead of the stack's own monitor; the invalidation methods'
-    ``operation_context`` is accepted for the original's signatures.
+    ``performance_monitor`` is the stack's monitor (see ``cachekit.compat.stack``); the
+    invalidation methods' ``operation_context`` is accepted for the original's signatures.
     """
 
     def __init__(
         self,
         redis_url: str | None = None,
-        *,
         default_ttl: int | None = None,
         text_hash_threshold: int | None = None,
         hash_algorithm: str | Callable[..., Any] | None = None,
@@ -80,10 +64,11 @@ class AIResponseCache(AILayer):
         memory_cache_size: int | None = None,
         l1_cache_size: int | None = None,
         enable_l1_cache: bool | None = None,
+        performance_monitor: Any = None,
         operation_ttls: Mapping[str, int] | None = None,
         security_config: SecurityConfig | None = None,
         fail_on_connection_error: bool | None = None,
-        performance_monitor: Monitor | None = None,
+        *,
         preset: str | None = None,
         config: CacheConfig | None = None,
         inner: CacheInterface | None = None,
@@ -114,22 +99,25 @@ class AIResponseCache(AILayer):
         if inner is None:
             if config is None:
                 config = config_from_params(preset or DEFAULT_PRESET, params)
-            inner = _resolve_plain(config)
-            memory = memory_tier(inner)
+            inner = build_stack(config, performance_monitor)
         else:
-            memory = memory_tier(inner)
             config = config or inner.config
         chosen = config or config_from_params(DEFAULT_PRESET, {})
+        if hash_algorithm is None:
+            hash_algorithm = "sha256"
+        own_monitor = inner.monitor
         super().__init__(
             inner,
             chosen.ai,
             sample_every=chosen.monitoring.duration_sample_every,
-            monitor=performance_monitor,
-            memory=memory,
+            monitor=None if performance_monitor is own_monitor else performance_monitor,
+            memory=memory_tier(inner),
             preset=config.preset if config is not None else None,
-            hash_algorithm=_hash_name(hash_algorithm or "sha256"),
+            hash_algorithm=hash_name(hash_algorithm),
             clock=clock,
         )
+        self.hash_algorithm = hash_algorithm
+        self._init_surface(chosen, performance_monitor, security_config)
         self.config = config
 
     @classmethod
@@ -139,3 +127,6 @@ class AIResponseCache(AILayer):
         if cls is AIResponseCache and AILayer in getattr(subclass, "__mro__", ()):
             return True
         return NotImplemented
+
+
+GenericRedisCache.register(AIResponseCache)

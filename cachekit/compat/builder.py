@@ -3,21 +3,62 @@
 Every ``with_*`` call records a code override; ``build()`` runs the one validation path
 and returns the frozen ``CacheConfig``. Without ``from_environment()`` the builder uses
 the preset and its own overrides only; ``from_environment()`` adds settings.toml,
-.secrets.toml and ``CACHEKIT_*`` variables beneath them.
+.secrets.toml and ``CACHEKIT_*`` variables beneath them. The original's positional forms
+(``with_redis(url, password, use_tls)``, ``with_security(cert, key)``), its AI option
+names (``text_size_tiers``) and its JSON files (``from_file("cache.json")``,
+``save_to_file``) work too.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from cachekit.compat.names import AI_FIELDS, legacy_overrides
+from cachekit.compat.security_config import redis_overrides_of
+from cachekit.config.masking import is_secret
 from cachekit.config.model import CacheConfig, SecurityConfig
 from cachekit.config.presets import preset_names, read_preset
 from cachekit.config.settings import ResolvedSettings, environ_or_process, resolve_settings
+from cachekit.config.tree import flatten
 from cachekit.errors import CacheConfigError, ConfigProblem
+
+__all__ = ["CacheConfigBuilder", "Problems"]
+
+
+class Problems(list[ConfigProblem]):
+    """What ``validate()`` returns: the problems found (empty when valid), with the
+    original's ``ValidationResult`` attributes (``is_valid``, ``errors``, ``warnings``)."""
+
+    @property
+    def is_valid(self) -> bool:
+        """True when no problem was found."""
+        return not self
+
+    @property
+    def errors(self) -> list[str]:
+        """Each problem as one line."""
+        return [str(problem) for problem in self]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Always empty: a setting is either valid or a problem."""
+        return []
+
+
+def _core_fields(security: SecurityConfig) -> dict[str, Any]:
+    """The fields of a ``SecurityConfig`` set away from their defaults (core fields only:
+    the original's ``redis_auth``, ``acl_*`` are folded into them)."""
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(SecurityConfig):
+        value = getattr(security, field.name)
+        if value != field.default:
+            values[field.name] = value
+    return values
 
 
 class CacheConfigBuilder:
@@ -52,38 +93,51 @@ class CacheConfigBuilder:
     def with_redis(
         self,
         redis_url: str,
-        *,
         password: str | None = None,
+        use_tls: bool | None = None,
+        *,
         username: str | None = None,
         max_connections: int | None = None,
         socket_timeout: float | None = None,
         connect_timeout: float | None = None,
         fail_on_connection_error: bool | None = None,
     ) -> CacheConfigBuilder:
-        """Point the cache at Redis."""
+        """Point the cache at Redis (``use_tls=True`` wants a ``rediss://`` URL)."""
         self._set("redis.url", redis_url)
         self._set("redis.password", password)
         self._set("redis.username", username)
+        self._set("security.use_tls", use_tls or None)
         self._set("redis.max_connections", max_connections)
         self._set("redis.socket_timeout", socket_timeout)
         self._set("redis.connect_timeout", connect_timeout)
         return self._set("redis.fail_on_connection_error", fail_on_connection_error)
 
     def with_security(
-        self, security: SecurityConfig | None = None, **fields: Any
+        self,
+        security: SecurityConfig | str | None = None,
+        tls_key_path: str | None = None,
+        **fields: Any,
     ) -> CacheConfigBuilder:
         """Set TLS / posture options from a ``SecurityConfig`` or keyword fields.
 
         Only the fields a ``SecurityConfig`` sets away from their defaults are applied, so
         ``SecurityConfig(username=..., password=...)`` does not reset the preset's posture
-        or keys configured in other layers; keyword fields always apply.
+        or keys configured in other layers; keyword fields always apply. The original's
+        form ``with_security(tls_cert_path, tls_key_path)`` turns ``use_tls`` on. The
+        original ``SecurityConfig``'s timeouts and retries go to the ``redis`` section.
         """
         values: dict[str, Any] = {}
+        if isinstance(security, str):
+            fields["tls_cert_path"] = security
+            security = None
+        if tls_key_path is not None:
+            fields["tls_key_path"] = tls_key_path
         if security is not None:
-            for field in msgspec.structs.fields(security):
-                value = getattr(security, field.name)
-                if value != field.default:
-                    values[field.name] = value
+            values.update(_core_fields(security))
+            for key, value in redis_overrides_of(security).items():
+                self._set(key, value)
+        if (fields.get("tls_cert_path") or fields.get("tls_key_path")) and "use_tls" not in fields:
+            fields["use_tls"] = True
         values.update(fields)
         for key, value in values.items():
             self._set(f"security.{key}", value)
@@ -102,11 +156,17 @@ class CacheConfigBuilder:
     ) -> CacheConfigBuilder:
         """Enable (or disable) the memory tier and bound it."""
         self._set("memory.enabled", enabled)
-        self._set("memory.max_entries", size)
+        if enabled:  # the size of a tier that is off is not a setting
+            self._set("memory.max_entries", size)
         return self._set("memory.max_bytes", max_bytes)
 
     def with_ai_features(self, **fields: Any) -> CacheConfigBuilder:
-        """Enable the AI layer; unset AI values come from the matching ``ai-*`` preset."""
+        """Enable the AI layer; unset AI values come from the matching ``ai-*`` preset.
+
+        Takes ``ai.*`` keys and the original's option names (``text_size_tiers``,
+        ``enable_smart_promotion``; ``hash_algorithm`` only as ``"sha256"``: other hashes
+        are a parameter of ``AIResponseCache``, not a setting).
+        """
         ai_preset = "ai-production" if self._environment == "production" else "ai-development"
         ai_defaults, _ = read_preset(ai_preset)
         current = self._preset or ""
@@ -114,8 +174,22 @@ class CacheConfigBuilder:
             for key, value in ai_defaults.get("ai", {}).items():
                 self._overrides[f"ai.{key}"] = value
         self._overrides["ai.enabled"] = True
+        algorithm = fields.pop("hash_algorithm", None)
+        if algorithm not in (None, "sha256"):
+            raise CacheConfigError(
+                [
+                    ConfigProblem(
+                        key="ai.hash_algorithm",
+                        message="not a setting: pass hash_algorithm to AIResponseCache",
+                        value=repr(algorithm),
+                    )
+                ]
+            )
         for key, value in fields.items():
-            self._set(f"ai.{key}", value)
+            if key in AI_FIELDS or key == "enable_smart_promotion":
+                self._overrides.update(legacy_overrides({key: value}))
+            else:
+                self._set(f"ai.{key}", value)
         return self
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> CacheConfigBuilder:
@@ -124,8 +198,25 @@ class CacheConfigBuilder:
         return self
 
     def from_file(self, path: str | Path) -> CacheConfigBuilder:
-        """Add a TOML file as a layer (sectioned like settings.toml, or a flat table)."""
-        self._files = (*self._files, path)
+        """Add a settings file: TOML as a layer (sectioned like settings.toml, or a flat
+        table), or the original's JSON (flat names, ``ai_config``) as code overrides."""
+        if Path(path).suffix.lower() != ".json":
+            self._files = (*self._files, path)
+            return self
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CacheConfigError(
+                [ConfigProblem(key="file", message=f"cannot read JSON settings: {exc}")]
+            ) from None
+        if not isinstance(data, dict):
+            raise CacheConfigError([ConfigProblem(key="file", message="JSON is not an object")])
+        environment, preset = data.pop("environment", None), data.pop("preset", None)
+        if environment is not None:
+            self.for_environment(str(environment))
+        if preset is not None:
+            self.with_preset(str(preset))
+        self._overrides.update(legacy_overrides(data))
         return self
 
     def from_environment(
@@ -149,13 +240,13 @@ class CacheConfigBuilder:
             extra_files=self._files,
         )
 
-    def validate(self) -> list[ConfigProblem]:
+    def validate(self) -> Problems:
         """Every problem of the configuration so far (empty when it is valid)."""
         try:
             self.resolve()
         except CacheConfigError as exc:
-            return list(exc.problems)
-        return []
+            return Problems(exc.problems)
+        return Problems()
 
     def build(self) -> CacheConfig:
         """The frozen ``CacheConfig``; raises ``CacheConfigError`` listing every problem."""
@@ -165,96 +256,16 @@ class CacheConfigBuilder:
         """The built config as a plain dict."""
         return self.build().to_dict()
 
-
-def _preset_config(name: str) -> CacheConfig:
-    return CacheConfigBuilder().with_preset(name).build()
-
-
-class EnvironmentPresets:
-    """The presets by name, as built ``CacheConfig`` objects, plus a recommender."""
-
-    @staticmethod
-    def disabled() -> CacheConfig:
-        """Caching off: every get misses."""
-        return _preset_config("disabled")
-
-    @staticmethod
-    def minimal() -> CacheConfig:
-        """Redis only, smallest footprint."""
-        return _preset_config("minimal")
-
-    @staticmethod
-    def simple() -> CacheConfig:
-        """Memory tier in front of Redis, balanced."""
-        return _preset_config("simple")
-
-    @staticmethod
-    def development() -> CacheConfig:
-        """Memory tier only; no Redis needed."""
-        return _preset_config("development")
-
-    @staticmethod
-    def testing() -> CacheConfig:
-        """Short TTLs, memory tier only."""
-        return _preset_config("testing")
-
-    @staticmethod
-    def production() -> CacheConfig:
-        """Memory tier in front of Redis, long TTLs."""
-        return _preset_config("production")
-
-    @staticmethod
-    def ai_development() -> CacheConfig:
-        """AI response caching for development."""
-        return _preset_config("ai-development")
-
-    @staticmethod
-    def ai_production() -> CacheConfig:
-        """AI response caching for production."""
-        return _preset_config("ai-production")
-
-    @staticmethod
-    def get_preset_names() -> list[str]:
-        """Names of every preset."""
-        return preset_names()
-
-    @staticmethod
-    def get_preset_details(name: str) -> dict[str, Any]:
-        """Description, use cases and the main values of preset ``name``."""
-        if name not in preset_names():
-            raise CacheConfigError(
-                [ConfigProblem(key="preset", message="unknown preset", value=repr(name))]
-            )
-        _, about = read_preset(name)
-        config = _preset_config(name)
-        return {
-            "name": name,
-            "description": about.get("description", ""),
-            "use_cases": list(about.get("use_cases", [])),
-            "configuration": {
-                "default_ttl": config.ttl.default,
-                "redis": bool(config.redis.url),
-                "memory_tier": config.memory.enabled,
-                "memory_max_entries": config.memory.max_entries,
-                "compression": f"{config.compression.algorithm} level {config.compression.level}"
-                f" above {config.compression.threshold} B",
-                "max_connections": config.redis.max_connections,
-                "ai": config.ai.enabled,
-            },
-        }
-
-    @staticmethod
-    def recommend_preset(environment: str | None = None, *, ai: bool = False) -> str:
-        """The preset that suits an environment name (``prod``, ``staging``, ``ci``, ...)."""
-        name = (environment or "development").lower()
-        if name in preset_names():
-            return name
-        if any(word in name for word in ("prod", "live", "stag")):
-            base = "production"
-        elif any(word in name for word in ("test", "ci")):
-            base = "testing"
-        else:
-            base = "development"
-        if ai or name.startswith("ai"):
-            return "ai-production" if base == "production" else "ai-development"
-        return base
+    def save_to_file(self, file_path: str | Path, create_dirs: bool = True) -> None:
+        """Write the settings this builder sets as a JSON file that ``from_file`` reads
+        back; secrets (passwords, keys, tokens) are left out: keep them in .secrets.toml."""
+        path = Path(file_path)
+        if create_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        given = flatten(msgspec.to_builtins(self._overrides))
+        data: dict[str, Any] = {k: v for k, v in given.items() if not is_secret(k)}
+        if self._environment is not None:
+            data["environment"] = self._environment
+        if self._preset is not None:
+            data["preset"] = self._preset
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -19,10 +19,14 @@ LOCAL = "redis://127.0.0.1:6390/0"
 
 
 def test_ai_compat_kwargs_hold_only_what_was_given() -> None:
-    """``to_ai_cache_kwargs`` returns the given parameters, nothing invented."""
+    """``to_ai_cache_kwargs`` returns the given parameters and the hash, nothing invented."""
     config = AIResponseCacheConfig(redis_url=LOCAL, text_hash_threshold=500)
-    assert config.to_ai_cache_kwargs() == {"redis_url": LOCAL, "text_hash_threshold": 500}
-    assert AIResponseCacheConfig().to_ai_cache_kwargs() == {}
+    assert config.to_ai_cache_kwargs() == {
+        "redis_url": LOCAL,
+        "text_hash_threshold": 500,
+        "hash_algorithm": hashlib.sha256,
+    }
+    assert AIResponseCacheConfig().to_ai_cache_kwargs() == {"hash_algorithm": hashlib.sha256}
 
 
 def test_ai_compat_defaults_come_from_the_preset() -> None:
@@ -140,7 +144,8 @@ def test_ai_compat_repr_masks_password() -> None:
 
 
 def test_ai_compat_mapper_splits_parameters() -> None:
-    """Generic and AI parameters are separated; memory_cache_size maps to l1_cache_size."""
+    """Generic and AI parameters are separated; memory_cache_size maps to l1_cache_size
+    (which turns the memory tier on, as in the original)."""
     generic, ai = CacheParameterMapper().map_ai_to_generic_params(
         {
             "redis_url": LOCAL,
@@ -152,7 +157,12 @@ def test_ai_compat_mapper_splits_parameters() -> None:
             "text_size_tiers": {"small": 1, "medium": 2, "large": 3},
         }
     )
-    assert generic == {"redis_url": LOCAL, "l1_cache_size": 100, "compression_threshold": 2000}
+    assert generic == {
+        "redis_url": LOCAL,
+        "l1_cache_size": 100,
+        "compression_threshold": 2000,
+        "enable_l1_cache": True,
+    }
     assert set(ai) == {"text_hash_threshold", "operation_ttls", "hash_algorithm", "text_size_tiers"}
 
 

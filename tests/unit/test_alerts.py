@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cachekit import CacheConfigBuilder, CachePerformanceMonitor, CacheValueError, resolve
+from cachekit import CacheConfigBuilder, CacheValueError, resolve
 from cachekit.telemetry.alerts import Alert, AlertEngine, below, graded
 from cachekit.telemetry.invalidations import bounded_label
-from cachekit.telemetry.monitor import default_config
+from cachekit.telemetry.monitor import CachePerformanceMonitor, default_config
 from tests.conftest import FakeClock
 
 

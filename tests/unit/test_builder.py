@@ -1,4 +1,4 @@
-"""Tests of ``CacheConfigBuilder`` and ``EnvironmentPresets`` (``cachekit.compat.builder``)."""
+"""Tests of ``CacheConfigBuilder`` and ``EnvironmentPresets`` (``cachekit.compat``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cachekit.compat.builder import CacheConfigBuilder, EnvironmentPresets
+from cachekit.compat.builder import CacheConfigBuilder
+from cachekit.compat.presets import EnvironmentPresets
 from cachekit.config.model import CacheConfig, SecurityConfig
 from cachekit.config.presets import preset_names
 from cachekit.errors import CacheConfigError

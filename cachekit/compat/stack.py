@@ -1,0 +1,65 @@
+"""The stack under the original's cache classes, with the caller's monitor in it.
+
+The original's caches took a ``performance_monitor`` that saw every operation. Here the
+telemetry layer (``Instrumented``) owns the stack's monitor; given a
+``CachePerformanceMonitor``, the stack is built with that one as the telemetry layer's
+monitor, so it counts what the stack's own would (and the ``monitoring`` settings still
+choose sampling and export). The AI layer is left off: the caller adds its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from cachekit.config.model import CacheConfig
+from cachekit.config.settings import environ_or_process
+from cachekit.layers.ai.cache import AIResponseCache as AILayer
+from cachekit.layers.wrapper import find_tier, memory_tier
+from cachekit.protocol import CacheInterface, RemoteTier
+from cachekit.resolver import resolve
+from cachekit.telemetry.env import OtelEnv
+from cachekit.telemetry.instrumented import Instrumented
+from cachekit.telemetry.monitor import CachePerformanceMonitor
+from cachekit.telemetry.otel import Telemetry, build_telemetry
+
+__all__ = ["build_stack"]
+
+
+def _without_ai(stack: CacheInterface) -> CacheInterface:
+    return stack.inner if isinstance(stack, AILayer) else stack
+
+
+def build_stack(config: CacheConfig, monitor: Any = None) -> CacheInterface:
+    """The resolved stack of ``config`` without its AI layer; a core
+    ``CachePerformanceMonitor`` given as ``monitor`` becomes its telemetry layer's."""
+    if not isinstance(monitor, CachePerformanceMonitor) or not config.enabled:
+        return _without_ai(resolve(config))
+    replace = msgspec.structs.replace
+    plain = replace(
+        config,
+        monitoring=replace(config.monitoring, enabled=False),
+        ai=replace(config.ai, enabled=False),
+    )
+    base = resolve(plain)
+    settings = config.monitoring
+    env = OtelEnv.from_environ(environ_or_process(None))
+
+    def providers() -> Telemetry:
+        return build_telemetry(settings, env)
+
+    remote = find_tier(base, "redis")
+    stack = Instrumented(
+        base,
+        providers(),
+        settings=settings,
+        namespace=config.namespace,
+        memory=memory_tier(base),
+        remote=remote if isinstance(remote, RemoteTier) else None,
+        monitor=monitor,
+        rebuild_telemetry=providers,
+    )
+    stack.config = config
+    stack.key_generator = base.key_generator
+    return stack
