@@ -17,6 +17,11 @@ stack, and closes it at shutdown; it wraps the app's own lifespan when given one
 then runs with the stack connected (``app.state.cachekit.cache``). In tests, swap the
 cache with ``app.dependency_overrides[get_cache]`` or ``cachekit.testing.override_cache``.
 
+The original's dependency names (``get_cache_service``, ``get_cache_health_status``,
+``get_fallback_cache_service``, ``get_test_cache``, ``cleanup_cache_registry``,
+``CacheDependencyManager``, ...) work on top of the same lifespan
+(``cachekit.web.legacy``, ``cachekit.compat.dependencies``).
+
 This module imports FastAPI (``pip install 'cachekit[server]'``); ``import cachekit``
 does not. Everything here lives in ``cachekit.web``.
 """
@@ -27,6 +32,7 @@ from cachekit.extras import require
 
 require("fastapi", "server", "cachekit.fastapi")
 
+from cachekit.compat.dependencies import get_test_cache, get_test_redis_cache  # noqa: E402
 from cachekit.web.deps import (  # noqa: E402 - after the check that names the extra
     AICacheDep,
     CacheDep,
@@ -36,6 +42,19 @@ from cachekit.web.deps import (  # noqa: E402 - after the check that names the e
     get_cache,
     get_runtime,
     require_token,
+)
+from cachekit.web.legacy import (  # noqa: E402
+    CacheDependencyManager,
+    cleanup_cache_registry,
+    get_ai_cache_service,
+    get_cache_config,
+    get_cache_health_status,
+    get_cache_service,
+    get_cache_service_conditional,
+    get_fallback_cache_service,
+    get_settings,
+    get_web_cache_service,
+    validate_cache_configuration,
 )
 from cachekit.web.lifespan import cachekit_lifespan  # noqa: E402
 from cachekit.web.limits import BodyLimitMiddleware  # noqa: E402
@@ -48,15 +67,28 @@ __all__ = [
     "AICacheDep",
     "BodyLimitMiddleware",
     "CacheDep",
+    "CacheDependencyManager",
     "CacheRuntime",
     "LifespanNotRunningError",
     "RuntimeDep",
     "TokenRule",
     "cachekit_lifespan",
+    "cleanup_cache_registry",
     "get_ai_cache",
+    "get_ai_cache_service",
     "get_cache",
+    "get_cache_config",
+    "get_cache_health_status",
+    "get_cache_service",
+    "get_cache_service_conditional",
+    "get_fallback_cache_service",
     "get_runtime",
+    "get_settings",
+    "get_test_cache",
+    "get_test_redis_cache",
+    "get_web_cache_service",
     "install_problem_handlers",
     "ops_router",
     "require_token",
+    "validate_cache_configuration",
 ]

@@ -112,7 +112,11 @@ class AIResponseCacheConfig:
 
     @classmethod
     def _of_preset(cls, preset: str, **given: Any) -> AIResponseCacheConfig:
-        return cls.from_cache_config(config_from_params(preset, given))
+        try:
+            return cls.from_cache_config(config_from_params(preset, given))
+        except CacheConfigError:  # e.g. a plaintext remote URL: validate() will say so
+            filled = cls.from_cache_config(config_from_params(preset, {}))
+            return dataclasses.replace(filled, **given)
 
     @classmethod
     def create_default(cls) -> AIResponseCacheConfig:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachekit.compat._alias import counts_core
+from cachekit.compat.monitor import CachePerformanceMonitor
 from cachekit.errors import CacheValueError
 from cachekit.keys import CacheKeyGenerator as CoreKeyGenerator
 
@@ -67,16 +68,16 @@ class CacheKeyGenerator(CoreKeyGenerator, metaclass=ABCMeta):
             return super().generate_cache_key(text, operation, options, question=question)
         start = time.perf_counter()
         key = super().generate_cache_key(text, operation, options, question=question)
-        monitor.record_key_generation_time(
-            time.perf_counter() - start,
-            len(text),
-            operation,
-            additional_data={
+        elapsed = time.perf_counter() - start
+        if isinstance(monitor, CachePerformanceMonitor):  # the original's record, with details
+            details = {
                 "text_tier": self.text_tier(text),
                 "has_options": bool(options),
                 "has_question": bool(question or (options or {}).get("question")),
-            },
-        )
+            }
+            monitor.record_key_generation_time(elapsed, len(text), operation, details)
+        else:
+            monitor.record_key_generation_time(elapsed, len(text), operation)
         return key
 
     def get_key_generation_stats(self) -> dict[str, Any]:

@@ -43,7 +43,12 @@ def build_stack(config: CacheConfig, monitor: Any = None) -> CacheInterface:
         ai=replace(config.ai, enabled=False),
     )
     base = resolve(plain)
-    settings = config.monitoring
+    # The caller's monitor judges slowness by its own thresholds, the stack's calls too.
+    settings = replace(
+        config.monitoring,
+        slow_operation_seconds=monitor.config.slow_operation_seconds,
+        slow_key_generation_seconds=monitor.config.slow_key_generation_seconds,
+    )
     env = OtelEnv.from_environ(environ_or_process(None))
 
     def providers() -> Telemetry:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from cachekit.compat.security import RedisCacheSecurityManager
 from cachekit.layers.wrapper import CacheWrapper, memory_tier
@@ -93,11 +93,11 @@ class OriginalSurface(CacheWrapper):
         return list(self.memory_cache)
 
     # -- lifecycle -------------------------------------------------------------------
-    def __await__(self) -> Generator[Any, None, Any]:
+    def __await__(self) -> Generator[Any, None, Self]:
         """``await cache`` connects and gives the cache (``await factory.for_web_app()``)."""
         return self._connected().__await__()
 
-    async def _connected(self) -> Any:
+    async def _connected(self) -> Self:
         await self.connect()
         return self
 
