@@ -69,7 +69,7 @@ class CacheKeyGenerator(CoreKeyGenerator, metaclass=ABCMeta):
         start = time.perf_counter()
         key = super().generate_cache_key(text, operation, options, question=question)
         elapsed = time.perf_counter() - start
-        if isinstance(monitor, CachePerformanceMonitor):  # the original's record, with details
+        if CachePerformanceMonitor in type(monitor).__mro__:  # the original's record, with details
             details = {
                 "text_tier": self.text_tier(text),
                 "has_options": bool(options),

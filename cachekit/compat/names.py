@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from cachekit.compat.security_config import retry_cap
 from cachekit.config.tree import flatten
 from cachekit.errors import CacheConfigError, ConfigProblem
 
@@ -123,6 +124,9 @@ def legacy_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
         else:
             target = LEGACY_KEYS.get(name, name)
             out[target] = dict(value) if isinstance(value, Mapping) and "." in target else value
+    delay = params.get("retry_delay")
+    if delay is not None:
+        out["redis.retry_backoff_cap"] = retry_cap(delay, params.get("max_retries"))
     if params.get("memory_cache_size") is not None:  # the AI cache's name wins over l1's
         out["memory.max_entries"] = params["memory_cache_size"]
     if out.get("memory.enabled") is False:

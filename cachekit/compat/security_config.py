@@ -170,12 +170,22 @@ class SecurityConfig(CoreSecurityConfig, metaclass=_Meta, frozen=True, kw_only=T
         return CoreSecurityConfig(**{name: getattr(self, name) for name in names})
 
     def redis_overrides(self) -> dict[str, Any]:
-        """The connection settings given here, as ``redis.*`` config keys."""
-        return {
+        """The connection settings given here, as ``redis.*`` config keys (``retry_delay``
+        doubles per retry as in the original: it is the backoff base, and the cap is the
+        last retry's delay)."""
+        out = {
             key: getattr(self, name)
             for name, key in _REDIS_KEYS.items()
             if getattr(self, name) is not None
         }
+        if self.retry_delay is not None:
+            out["redis.retry_backoff_cap"] = retry_cap(self.retry_delay, self.max_retries)
+        return out
+
+
+def retry_cap(delay: float, retries: int | None) -> float:
+    """The longest wait of the original's schedule: ``delay * 2 ** (retries - 1)``."""
+    return float(delay * 2 ** max(0, (retries or 1) - 1))
 
 
 def redis_overrides_of(security: CoreSecurityConfig | None) -> dict[str, Any]:
