@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from cachekit.compat.monitor import CachePerformanceMonitor as OriginalMonitor
 from cachekit.config.model import CacheConfig
 from cachekit.config.settings import environ_or_process
 from cachekit.layers.ai.cache import AIResponseCache as AILayer
@@ -33,7 +34,12 @@ def _without_ai(stack: CacheInterface) -> CacheInterface:
 
 def build_stack(config: CacheConfig, monitor: Any = None) -> CacheInterface:
     """The resolved stack of ``config`` without its AI layer; a core
-    ``CachePerformanceMonitor`` given as ``monitor`` becomes its telemetry layer's."""
+    ``CachePerformanceMonitor`` given as ``monitor`` becomes its telemetry layer's.
+    Without one (and with ``monitoring.enabled``), the telemetry layer gets the
+    original's monitor (``cachekit.compat.monitor``), so ``cache.performance_monitor``
+    has the original's attributes."""
+    if monitor is None and config.enabled and config.monitoring.enabled:
+        monitor = OriginalMonitor(config.monitoring, namespace=config.namespace)
     if not isinstance(monitor, CachePerformanceMonitor) or not config.enabled:
         return _without_ai(resolve(config))
     replace = msgspec.structs.replace

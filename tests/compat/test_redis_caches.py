@@ -88,11 +88,17 @@ async def test_generic_redis_cache_original_arguments_and_methods(
 
 
 async def test_generic_redis_cache_is_awaitable_and_connects(redis_server: RedisServer) -> None:
-    """``await cache`` connects it and gives it back (the original's awaited factory)."""
+    """``await cache`` connects it and gives it back (the original's awaited factory); its
+    own monitor has the original's counters."""
     cache = await GenericRedisCache(redis_server.url)
     try:
         health = await cache.health()
         assert health.status == "ok"
+        monitor = cache.performance_monitor
+        assert isinstance(monitor, CachePerformanceMonitor) and monitor is cache.monitor
+        await cache.set("k", 1)
+        assert await cache.get("k") == 1
+        assert (monitor.cache_hits, monitor.cache_misses) == (1, 0)
     finally:
         await cache.aclose()
 
