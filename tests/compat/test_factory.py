@@ -104,3 +104,21 @@ async def test_factory_fail_on_connection_error_raises_when_awaited() -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     with pytest.raises(CacheUnavailableError):
         await CacheFactory().for_web_app(url, fail_on_connection_error=True)
+
+
+@pytest.mark.redis
+async def test_factory_readme_migration_example_runs(redis_server: RedisServer) -> None:
+    """The README's "Migrating from the original" example runs as written."""
+    from pathlib import Path
+
+    from tests.helpers_examples import run_example
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Migrating from the original", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope = await run_example(code, redis_server.url)
+    cache = scope["cache"]
+    assert isinstance(cache, AIResponseCache)
+    assert await cache.get(scope["key"]) == {"summary": "Brief summary"}
+    assert scope["monitor"].get_performance_stats()["key_generation"]["count"] == 1
+    await cache.aclose()
