@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import msgspec
 
-from cachekit.backends.glob import glob_regex, key_bytes
+from cachekit.backends.glob import check_pattern, glob_matcher, key_bytes
 from cachekit.errors import CacheValueError
 from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
 
@@ -199,7 +199,7 @@ class InMemoryCache(CacheInterface):
     async def delete_matching(self, pattern: str) -> int:
         """Remove the keys the Redis glob ``pattern`` matches (as ``SCAN MATCH`` would);
         the number of live entries removed. O(n): meant for invalidation, not hot paths."""
-        match = glob_regex(pattern).fullmatch
+        match = glob_matcher(check_pattern(pattern), prefixed=True)
         doomed = [(key, entry) for key, entry in self._data.items() if match(key_bytes(key))]
         return sum(self._drop_checked(key, entry) for key, entry in doomed)
 
