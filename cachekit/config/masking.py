@@ -1,11 +1,24 @@
-"""Masking of secrets for display: URLs, secret keys, nested config dicts."""
+"""Masking of secrets for display: URLs, secret keys, nested config dicts.
+
+URLs are masked by the one URL parser's rules (``cachekit.config.urls.mask_url``): the
+password of the userinfo and ``password=`` / ``username=`` query values.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-MASK = "***"
+from cachekit.config.urls import MASK, mask_url
+
+__all__ = [
+    "MASK",
+    "SECRET_KEYS",
+    "is_secret",
+    "looks_secret",
+    "mask_tree",
+    "mask_url",
+    "mask_value",
+]
 
 # Dotted keys whose values are secrets: masked in every output.
 SECRET_KEYS: frozenset[str] = frozenset(
@@ -17,28 +30,6 @@ SECRET_KEYS: frozenset[str] = frozenset(
         "server.token",
     }
 )
-
-
-def mask_url(url: str) -> str:
-    """Return ``url`` with any password in its userinfo replaced by ``***``."""
-    if not url or "@" not in url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{user}:{MASK}@{host}" + (f":{port}" if port is not None else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def is_secret(dotted_key: str) -> bool:

@@ -12,7 +12,6 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from difflib import get_close_matches
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 
@@ -21,7 +20,7 @@ from cachekit.config.masking import MASK, is_secret, looks_secret, mask_value
 from cachekit.config.model import COMPRESSION_LEVELS, CacheConfig
 from cachekit.config.posture import evaluate
 from cachekit.config.tree import get
-from cachekit.config.urls import REDIS_SCHEMES
+from cachekit.config.urls import endpoint, url_problem
 from cachekit.errors import CacheConfigError, ConfigProblem
 from cachekit.extras import AESGCM_MODULE, missing
 
@@ -164,14 +163,11 @@ def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     url = get(data, "redis.url")
     if not isinstance(url, str):
         return
-    try:
-        scheme = urlsplit(url).scheme if url else ""
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
-        check.add("redis.url", f"not a valid URL: {exc}", url)
+    problem = url_problem(url) if url else None
+    if problem is not None:  # the parser the connection uses: a bad port is caught here
+        check.add("redis.url", problem, url)
         return
-    if url and scheme not in REDIS_SCHEMES:
-        check.add("redis.url", "scheme must be redis://, rediss:// or unix://", url)
-        return
+    scheme = endpoint(url)[0] if url else ""
     tls_files = [
         k for k in ("tls_ca_path", "tls_cert_path", "tls_key_path") if get(data, f"security.{k}")
     ]

@@ -14,7 +14,7 @@ import pytest
 
 from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.cli.main import main
-from cachekit.config.posture import findings
+from cachekit.config.posture import evaluate, findings
 from cachekit.config.urls import endpoint, is_loopback
 from tests.certs import write_pki
 
@@ -182,9 +182,12 @@ def test_posture_is_loopback(host: str, local: bool) -> None:
     assert is_loopback(host) is local
 
 
-def test_posture_url_without_host_is_local() -> None:
-    """A Redis URL without a host means localhost (redis-py's default): it is local."""
-    assert endpoint("redis://:6379/0") == ("redis", None, True)
+def test_posture_url_without_host_is_refused() -> None:
+    """A Redis URL without a host is an error (redis-py would guess localhost), and posture
+    finds nothing in it (validation reports it, naming redis.url)."""
+    with pytest.raises(ValueError, match="no host"):
+        endpoint("redis://:6379/0")
+    assert evaluate({"redis": {"url": "redis://:6379/0"}, "security": {"posture": "strict"}}) == []
     assert endpoint("redis://cache.internal:6379/0")[2] is False
 
 

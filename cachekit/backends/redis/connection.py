@@ -17,7 +17,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from cachekit.config.credentials import TLS_VERSIONS, credentials
 from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig
-from cachekit.config.urls import uses_tls
+from cachekit.config.urls import parse_redis_url
 
 
 @dataclass(frozen=True, repr=False)
@@ -25,6 +25,8 @@ class Endpoint:
     """Where Redis is and how to talk to it. Holds the password: never log ``kwargs()``."""
 
     url: str
+    """The URL redis-py connects to: scheme, host, port, database or socket path, without
+    credentials (they go as keyword arguments, so nothing in the URL overrides them)."""
     max_connections: int
     socket_timeout: float
     connect_timeout: float
@@ -40,11 +42,16 @@ class Endpoint:
     @classmethod
     def from_config(cls, config: CacheConfig) -> Endpoint:
         """The endpoint of ``config.redis`` with the credentials and TLS of ``config.security``
-        (a password may be set in either section or in the URL, see ``credentials``)."""
+        (a password may be set in either section or in the URL, see ``credentials``).
+
+        The URL is read by ``cachekit.config.urls.parse_redis_url``, the parser validation
+        uses: a URL it cannot read is a ``CacheConfigError`` naming ``redis.url``, never
+        redis-py's ``ValueError`` at the first command."""
         redis_cfg, sec = config.redis, config.security
+        target = parse_redis_url(redis_cfg.url)  # CacheConfigError naming redis.url
         user, password = credentials(config)
         tls: dict[str, Any] = {}
-        if uses_tls(redis_cfg.url):
+        if target.tls:
             tls["ssl_cert_reqs"] = "required" if sec.verify_certificates else "none"
             tls["ssl_check_hostname"] = sec.verify_certificates
             tls["ssl_min_version"] = TLS_VERSIONS[sec.min_tls_version]
@@ -55,7 +62,7 @@ class Endpoint:
             if sec.tls_key_path:
                 tls["ssl_keyfile"] = sec.tls_key_path
         return cls(
-            url=redis_cfg.url,
+            url=target.connection_url(),
             max_connections=redis_cfg.max_connections,
             socket_timeout=redis_cfg.socket_timeout,
             connect_timeout=redis_cfg.connect_timeout,
