@@ -12,8 +12,9 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cachekit import CacheConfigBuilder, InMemoryCache, resolve
+from cachekit import CacheConfigBuilder, InMemoryCache
 from cachekit.backends.glob import GlobMatcher, escape_glob
+from cachekit.backends.redis.backend import RedisBackend
 from tests.helpers_glob import KEY_BYTES, PATTERN_BYTES
 from tests.redis_server import RedisServer
 
@@ -72,27 +73,24 @@ async def test_tiers_remove_the_same_keys(shared_redis_server: RedisServer) -> N
     """``delete_matching`` on the memory tier and on the Redis tier (behind its key prefix)
     leaves the same keys, for patterns of every kind."""
     keys = ["a", "ab", "a*b", "a[b]", "é", "aé", "a\\b", "", "-", "]", "x?y", "ba"]
-    patterns = ["a*", "*b", "a\\*b", "[a-é]*", "[^a]", "?", "**", "*", "a[b", "[]-]"]
+    patterns = ["a*", "*b", "a\\*b", "[a-é]*", "[^a]", "?", "**", "*", "a[b", "[-]"]
     for n, pattern in enumerate(patterns):
         config = (
             CacheConfigBuilder()
             .with_preset("simple")
-            .with_overrides(
-                {
-                    "redis.url": shared_redis_server.url,
-                    "namespace": f"tiers{n}",
-                    "memory.enabled": False,
-                }
-            )
+            .with_overrides({"redis.url": shared_redis_server.url, "namespace": f"tiers{n}"})
             .build()
         )
-        memory = InMemoryCache()
-        async with resolve(config) as remote:
+        memory, remote = InMemoryCache(), RedisBackend.from_config(config)
+        await remote.connect()
+        try:
             for key in keys:
                 await remote.set(key, key)
                 await memory.set(key, key)
             removed = await remote.delete_matching(pattern)
             assert await memory.delete_matching(pattern) == removed, pattern
             in_redis = {key for key in keys if await remote.exists(key)}
+        finally:
+            await remote.aclose()
         assert set(memory.get_keys()) == in_redis, pattern
-        assert removed or pattern in ("a[b",), pattern  # the pattern did remove something
+        assert removed or pattern == "a[b", pattern  # the pattern did remove something
