@@ -10,9 +10,16 @@ from typing import Any
 FILE_PASSWORD = "cAnArY-file-pw-5d1e7a"
 ENV_PASSWORD = "cAnArY-env-pw-9b3c21"
 URL_PASSWORD = "cAnArY-url-pw-7f4e08"
+QUERY_PASSWORD = "cAnArY-query-pw-3c5d91"
+"""Given as ``?password=`` in the URL, which redis-py honours."""
+ODD_PIECES = ("cAnArY-oddA", "cAnArY-oddB", "cAnArY-oddC", "cAnArY-oddD")
+ODD_PASSWORD = "{}/{}#{}@{}".format(*ODD_PIECES)
+"""Raw ``/``, ``#`` and ``@`` in URL userinfo: a parser that misreads them leaks a piece."""
 FILE_KEY = "cAnArY-file-signing-key-0a9b8c"
 ENV_KEY = "cAnArY-env-encryption-key-1d2e3f"
-CANARIES = (FILE_PASSWORD, ENV_PASSWORD, URL_PASSWORD, FILE_KEY, ENV_KEY)
+CANARIES = (
+    FILE_PASSWORD, ENV_PASSWORD, URL_PASSWORD, QUERY_PASSWORD, *ODD_PIECES, FILE_KEY, ENV_KEY
+)
 
 
 class Capture:

@@ -31,6 +31,8 @@ from cachekit.protocol import CacheInterface
 from tests.helpers_canary import (
     FILE_KEY,
     FILE_PASSWORD,
+    ODD_PASSWORD,
+    QUERY_PASSWORD,
     URL_PASSWORD,
     Capture,
     layers,
@@ -108,17 +110,21 @@ async def test_canary_never_leaves_connection_paths(
     capsys: pytest.CaptureFixture[str],
     strict: bool,
 ) -> None:
-    """Refused password, closed port, URL userinfo: no canary in logs, errors or reprs."""
+    """Refused password, closed port, URL userinfo, query-string password, raw ``/ # @`` in
+    the password: no canary in logs, errors or reprs."""
     caplog.set_level(logging.DEBUG)
     port = redis_with_password.port
     urls = [
         f"redis://127.0.0.1:{port}/0",  # password from the secrets file: refused
         f"redis://canary:{URL_PASSWORD}@127.0.0.1:{port}/0",  # URL userinfo: refused
         f"redis://canary:{URL_PASSWORD}@127.0.0.1:{free_port()}/0",  # nothing listens
+        f"redis://127.0.0.1:{port}/0?password={QUERY_PASSWORD}",  # query: refused
+        f"redis://127.0.0.1:{free_port()}/0?username=canary&password={QUERY_PASSWORD}",
+        f"redis://canary:{ODD_PASSWORD}@127.0.0.1:{port}/0",  # odd characters: refused
     ]
     for url in urls:
         environ = layers(root, url, strict=strict)
-        if "@" in url:
+        if "@" in url or "password=" in url:
             (root / ".secrets.toml").write_text(
                 f'[default.security]\nsigning_keys = ["{FILE_KEY}"]\n'
             )
@@ -153,6 +159,41 @@ async def test_canary_never_leaves_a_working_session(
     capture.add(caplog.text, *[r.getMessage() for r in caplog.records])
     captured = capsys.readouterr()
     capture.add(captured.out, captured.err)
+    assert capture.leaks() == []
+
+
+@pytest.mark.parametrize(
+    "url_of",
+    [
+        lambda port: f"redis://127.0.0.1:{port}/0?password={ODD_PASSWORD}",
+        lambda port: f"redis://:{ODD_PASSWORD}@127.0.0.1:{port}/0",
+    ],
+    ids=["query", "userinfo"],
+)
+async def test_canary_odd_password_authenticates_and_never_leaves(
+    root: Path,
+    redis_server_factory: Any,
+    capture: Capture,
+    caplog: pytest.LogCaptureFixture,
+    url_of: Any,
+) -> None:
+    """A password with raw ``/ # @`` in the query or the userinfo reaches the server intact
+    (it accepts it), and a session at DEBUG shows no piece of it."""
+    caplog.set_level(logging.DEBUG)
+    server = redis_server_factory("--requirepass", ODD_PASSWORD)
+    url = url_of(server.port)
+    (root / "settings.toml").write_text(f'[default.redis]\nurl = "{url}"\n')
+    config = load_config(environ={}, root=root)
+    async with resolve(config) as cache:
+        await cache.set("k", "v")
+        assert await cache.get("k") == "v"
+        report = await cache.health()
+        assert report.status == "ok", report.reasons
+        capture.add(report, *stack_objects(cache))
+    out = io.StringIO()
+    assert await run_check(config, out) == 0
+    capture.add(out.getvalue(), config, mask_tree(config.to_dict()))
+    capture.add(caplog.text, *[r.getMessage() for r in caplog.records])
     assert capture.leaks() == []
 
 

@@ -20,6 +20,8 @@ from tests.helpers_canary import (
     ENV_PASSWORD,
     FILE_KEY,
     FILE_PASSWORD,
+    ODD_PASSWORD,
+    QUERY_PASSWORD,
     URL_PASSWORD,
     Capture,
     layers,
@@ -91,4 +93,69 @@ def test_canary_never_leaves_the_cli(
     captured = capsys.readouterr()
     capture.add(captured.out, captured.err, caplog.text)
     assert "contradicts" in captured.err
+    assert capture.leaks() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://127.0.0.1:{free_port()}/0?username=canary&password={QUERY_PASSWORD}",
+        f"redis://canary:{ODD_PASSWORD}@127.0.0.1:{free_port()}/0",
+        f"redis://127.0.0.1:{free_port()}/0?password={ODD_PASSWORD}",
+    ],
+    ids=["query", "odd-userinfo", "odd-query"],
+)
+def test_canary_url_secrets_never_leave_the_cli(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    capture: Capture, caplog: pytest.LogCaptureFixture, url: str,
+) -> None:
+    """Query-string passwords and raw ``/ # @`` in passwords: config show (every format),
+    validate and check print no piece of them."""
+    caplog.set_level(logging.DEBUG)
+    (root / "settings.toml").write_text(f'[default.redis]\nurl = "{url}"\n')
+    codes = []
+    for argv in (
+        ["config", "show"],
+        ["config", "show", "--format", "json", "--sources"],
+        ["config", "show", "--format", "toml", "--sources"],
+        ["config", "validate"],
+        ["check"],
+    ):
+        out = io.StringIO()
+        codes.append(main(argv, out=out))
+        capture.add(out.getvalue())
+    assert codes == [0, 0, 0, 0, 1]  # check fails: nothing listens
+    monkeypatch.setenv("CACHEKIT_REDIS__URL", url.replace("/0", ":99999/0", 1))
+    assert main(["config", "validate"], out=io.StringIO()) == 2  # an error shows the URL
+    captured = capsys.readouterr()
+    assert "redis.url" in captured.err
+    capture.add(captured.out, captured.err, caplog.text)
+    assert capture.leaks() == []
+
+
+def test_canary_url_secrets_never_leave_the_ops_endpoints(capture: Capture) -> None:
+    """``/cache/config`` and ``/cache/status`` mask a query-string and an odd password."""
+    from fastapi.testclient import TestClient
+
+    from cachekit import CacheConfigBuilder
+    from cachekit.testing import FakeCache
+    from cachekit.web.server import create_app
+
+    for url in (
+        f"redis://127.0.0.1:1/0?password={QUERY_PASSWORD}",
+        f"redis://u:{ODD_PASSWORD}@127.0.0.1:1/0",
+    ):
+        config = (
+            CacheConfigBuilder()
+            .for_environment("testing")
+            .with_preset("testing")
+            .with_overrides({"redis.url": url})
+            .build()
+        )
+        with TestClient(create_app(config=config, cache=FakeCache())) as client:
+            for path in ("/cache/config", "/cache/status", "/cache/stats", "/readyz"):
+                response = client.get(path)
+                assert response.status_code == 200, path
+                capture.add(response.text)
+    assert any("password=***" in t for t in capture.texts)
     assert capture.leaks() == []
