@@ -7,6 +7,7 @@ dependency names are in ``cachekit.web.legacy``; ``cachekit.fastapi`` exports th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from cachekit.compat.factory import CacheFactory
 from cachekit.compat.memory import InMemoryCache
@@ -21,15 +22,12 @@ TEST_REDIS_URL = "redis://localhost:6379/15"
 
 async def get_test_cache() -> InMemoryCache:
     """A fresh memory-only cache from the ``testing`` preset."""
-    cache = CacheFactory.for_testing(use_memory_cache=True)
-    assert isinstance(cache, InMemoryCache)
-    return cache
+    return cast(InMemoryCache, CacheFactory.for_testing(use_memory_cache=True))
 
 
 async def get_test_redis_cache(environ: Mapping[str, str] | None = None) -> GenericRedisCache:
     """A connected Redis cache from the ``testing`` preset (no memory tier) at
     ``TEST_REDIS_URL``; an unreachable Redis degrades to memory as every stack does."""
     url = environ_or_process(environ).get("TEST_REDIS_URL", TEST_REDIS_URL)
-    cache = CacheFactory.for_testing(url, fail_on_connection_error=False)
-    assert isinstance(cache, GenericRedisCache)
+    cache = cast(GenericRedisCache, CacheFactory.for_testing(url, fail_on_connection_error=False))
     return await cache
