@@ -320,6 +320,9 @@ async def test_otlp_grpc_receiver_gets_redis_spans_and_tiers(
             "redis.url": redis_server.url,
             "monitoring.otlp_protocol": "grpc",
             "compression.threshold": 100,
+            # one process: the copy of its own write stays (tracking would drop it when
+            # Redis reports the write, and the memory hit below would go to Redis)
+            "memory.coherence": "local",
         },
     )
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "600000"}

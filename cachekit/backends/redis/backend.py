@@ -262,8 +262,13 @@ class RedisBackend(RemoteTier):
             )
         else:
             pool = self.client.connection_pool
+        kwargs = {**pool.connection_kwargs, "protocol": 2}  # invalidations as pub/sub replies
+
+        def make_connection() -> Any:
+            return pool.connection_class(**kwargs)
+
         return Tracker(
-            pool.make_connection,
+            make_connection,
             self.prefix,
             sink,
             reply_timeout=self.endpoint.connect_timeout + self.endpoint.socket_timeout,

@@ -75,6 +75,7 @@ class Tracker:
         self._ready = asyncio.Event()
         self._connection: Any = None
         self._last_heard = 0.0
+        self._stopping = False
 
     def launch(self) -> None:
         """Start tracking in the background (needs a running event loop); safe to repeat."""
@@ -92,6 +93,7 @@ class Tracker:
 
     async def aclose(self) -> None:
         """Stop tracking and close the connection; safe to call twice."""
+        self._stopping = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -99,6 +101,7 @@ class Tracker:
                 await task
         await self._drop()
         self.state = "stopped"
+        self._stopping = False
         self._ready = asyncio.Event()
 
     def describe(self) -> str:
@@ -117,6 +120,10 @@ class Tracker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task = asyncio.current_task()
+                if self._stopping or (task is not None and task.cancelling()):
+                    # A library turned our cancellation into a connection error.
+                    raise asyncio.CancelledError from exc
                 reason = describe(exc)
                 await self._drop()
                 if _unsupported(exc):
