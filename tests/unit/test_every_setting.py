@@ -241,7 +241,7 @@ async def _lease_seconds() -> None:
         loading = asyncio.Event()
         release = asyncio.Event()
 
-        async def loader() -> str:
+        async def loader(loading: asyncio.Event = loading, release: asyncio.Event = release) -> str:
             loading.set()
             await release.wait()
             return "v"
