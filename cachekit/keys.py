@@ -26,7 +26,7 @@ from cachekit.errors import CacheValueError
 if TYPE_CHECKING:
     from cachekit.config.model import AIConfig
 
-__all__ = ["KEY_PREFIX", "NO_OPTIONS", "CacheKeyGenerator"]
+__all__ = ["KEY_PREFIX", "NO_OPTIONS", "CacheKeyGenerator", "operation_of"]
 
 KEY_PREFIX: Final = "ai"
 # Stands for "no options" in the options field; it cannot equal a 16-hex-digit hash.
@@ -86,6 +86,14 @@ def _canonical(value: Any, path: str) -> Any:
         f"option {path} has type {type(value).__name__!r}, which is not JSON "
         "(use str, int, float, bool, None, lists and dicts with str keys)"
     )
+
+
+def operation_of(key: str) -> str | None:
+    """The operation of a key made by ``build_key`` (``ai:{operation}:...``), else None."""
+    parts = key.split(":")
+    if len(parts) == 4 and parts[0] == KEY_PREFIX and parts[1]:
+        return parts[1]
+    return None
 
 
 class CacheKeyGenerator:

@@ -97,6 +97,7 @@ def resolve(
                 memory, config.memory.coherence, max_stale=config.memory.max_stale_seconds
             ),
             lease_seconds=config.redis.lease_seconds,
+            refresh=config.refresh,
             strict=config.redis.fail_on_connection_error,
         )
     if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see

@@ -238,6 +238,30 @@ class AIConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     prices: dict[ModelName, TokenPrice]
 
 
+class RefreshPolicy(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How ``get_or_set`` refreshes an entry: ``stale_seconds`` past its TTL the expired
+    value is still served while one task reloads it (stale-while-revalidate), and with
+    ``early_beta`` > 0 a reload starts before expiry with a probability that grows as
+    expiry nears and with the load's duration (XFetch; 1.0 is the usual choice)."""
+
+    stale_seconds: NonNegativeFloat
+    early_beta: NonNegativeFloat
+
+
+class RefreshConfig(RefreshPolicy, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The refresh policy of every key, and per AI operation (keys made by ``build_key``)."""
+
+    operations: dict[Name, RefreshPolicy]
+
+    def policy(self, operation: str | None) -> RefreshPolicy:
+        """The policy of ``operation`` (None: a key not made by ``build_key``)."""
+        if operation is not None:
+            found = self.operations.get(operation)
+            if found is not None:
+                return found
+        return self
+
+
 class ServerConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """``cachekit serve`` and the ops router: bind address, write token, request limits.
 
@@ -294,6 +318,7 @@ class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     ai: AIConfig
     server: ServerConfig
     resilience: ResilienceConfig
+    refresh: RefreshConfig
 
     @property
     def default_ttl(self) -> int:

@@ -48,6 +48,10 @@ class TieredCache(CacheInterface):
 
     async def get_far(self, key: str, *, type: Any = None) -> Any:
         """The second half of ``get``: read Redis and promote a hit into memory."""
+        return (await self.get_far_with_ttl(key, type=type))[0]
+
+    async def get_far_with_ttl(self, key: str, *, type: Any = None) -> tuple[Any, float | None]:
+        """``get_far``, with the entry's remaining seconds (None: no expiry)."""
         coherence = self.coherence
         ticket = coherence.ticket()
         value = remaining = None
@@ -57,7 +61,7 @@ class TieredCache(CacheInterface):
             admitted = coherence.admit([key] if value is not None else [], ticket)
         if admitted and _promotable(remaining):
             await self.near.set(key, value, coherence.ttl(remaining))
-        return value
+        return value, remaining
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         seconds = check_ttl(ttl, self.default_ttl)

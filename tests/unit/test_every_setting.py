@@ -256,6 +256,65 @@ async def _lease_seconds() -> None:
     assert rejected(redis__lease_seconds=-1)
 
 
+def _refresh_stack(**dotted: Any) -> tuple[Any, fakeredis.FakeAsyncRedis, CacheConfig]:
+    client = fakeredis.FakeAsyncRedis()
+    # fakeredis has no Lua: a lease would never be released, so leases are off here
+    config = cfg(
+        redis__url="redis://x", memory__coherence="local", redis__lease_seconds=0, **dotted
+    )
+    return resolve(config, redis_client=client), client, config
+
+
+async def _loaded_pttl(**dotted: Any) -> int:
+    """Milliseconds Redis keeps an entry get_or_set stored for 10 s under ``dotted``."""
+    cache, client, config = _refresh_stack(**dotted)
+    assert await cache.get_or_set("k", lambda: "v", ttl=10) == "v"
+    pttl: int = await client.pttl(config.key_prefix + "k")
+    await cache.aclose()
+    return pttl
+
+
+@probe("refresh.stale_seconds")
+async def _stale_seconds() -> None:
+    assert await _loaded_pttl() <= 10_000
+    assert 60_000 < await _loaded_pttl(refresh__stale_seconds=60) <= 70_000
+    assert rejected(refresh__stale_seconds=-1)
+
+
+@probe("refresh.early_beta")
+async def _early_beta() -> None:
+    from cachekit.layers.resilience.cache import ResilientCache
+    from cachekit.layers.wrapper import stack_layers
+
+    for beta, early in ((1e9, 1), (0.0, 0)):
+        cache, _, _ = _refresh_stack(refresh__early_beta=beta, refresh__stale_seconds=1)
+        loads = []
+        assert await cache.get_or_set("k", lambda: loads.append(1) or "v", ttl=3600) == "v"
+        assert await cache.get_or_set("k", lambda: loads.append(1) or "v", ttl=3600) == "v"
+        (resilient,) = [x for x in stack_layers(cache) if isinstance(x, ResilientCache)]
+        assert resilient.refresher is not None
+        await asyncio.sleep(0.01)  # the early reload runs in the background
+        assert resilient.refresher.early_refreshes == early
+        assert len(loads) == 1 + early
+        await cache.aclose()
+    assert rejected(refresh__early_beta=-0.5)
+
+
+@probe("refresh.operations")
+async def _refresh_operations() -> None:
+    cache, client, config = _refresh_stack(
+        refresh__operations={"summarize": {"stale_seconds": 60.0, "early_beta": 0.0}}
+    )
+    summary = cache.build_key("some text", "summarize")
+    answer = cache.build_key("some text", "qa")
+    for key in (summary, answer):
+        assert await cache.get_or_set(key, lambda: "v", ttl=10) == "v"
+    assert await client.pttl(config.key_prefix + summary) > 60_000
+    assert await client.pttl(config.key_prefix + answer) <= 10_000
+    await cache.aclose()
+    assert rejected(refresh__operations={"summarize": {"stale_seconds": -1, "early_beta": 0}})
+
+
 @probe("memory.max_entries")
 async def _max_entries() -> None:
     for size, expected in ((1, None), (2, 1)):

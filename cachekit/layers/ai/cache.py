@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachekit.backends.glob import escape_glob
 from cachekit.errors import CacheValueError
-from cachekit.keys import KEY_PREFIX, CacheKeyGenerator
+from cachekit.keys import KEY_PREFIX, CacheKeyGenerator, operation_of
 from cachekit.layers.ai.stats import AIStats
 from cachekit.layers.wrapper import CacheWrapper, stack_layers
 from cachekit.protocol import (
@@ -44,14 +44,6 @@ if TYPE_CHECKING:
     from cachekit.config.model import AIConfig
 
 __all__ = ["AIResponseCache", "operation_of"]
-
-def operation_of(key: str) -> str | None:
-    """The operation of a key made by ``build_key`` (``ai:{operation}:...``), else None."""
-    parts = key.split(":")
-    if len(parts) == 4 and parts[0] == KEY_PREFIX and parts[1]:
-        return parts[1]
-    return None
-
 
 class AIResponseCache(CacheWrapper):
     """Cache of AI responses: prompt-aware keys, per-operation TTLs, savings, invalidation.

@@ -27,16 +27,17 @@ from typing import Any, Final, TypeVar
 
 from redis.backoff import AbstractBackoff
 
-from cachekit.config.model import Budget, ResilienceConfig
+from cachekit.config.model import Budget, RefreshConfig, ResilienceConfig
 from cachekit.errors import CacheTimeoutError, CacheUnavailableError
 from cachekit.health import HealthReport, StateChange, Status, note_degraded_read
 from cachekit.layers.coherence import Coherence
 from cachekit.layers.lease import Leases
+from cachekit.layers.refresh import Refresher
 from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
 from cachekit.layers.resilience.outage import OutageJournal
 from cachekit.layers.tiered import TieredCache
 from cachekit.layers.wrapper import CacheWrapper
-from cachekit.protocol import TTL, UNSET, LocalTier, RemoteTier, check_ttl
+from cachekit.protocol import TTL, UNSET, Loader, LocalTier, RemoteTier, check_ttl
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ class ResilientCache(CacheWrapper):
         standby: LocalTier | None = None,
         coherence: Coherence | None = None,
         lease_seconds: float = 0.0,
+        refresh: RefreshConfig | None = None,
         strict: bool = False,
         clock: Callable[[], float] = time.monotonic,
         backoff: AbstractBackoff | None = None,
@@ -103,6 +105,7 @@ class ResilientCache(CacheWrapper):
             if lease_seconds > 0
             else None
         )
+        self.refresher = Refresher(refresh) if refresh is not None else None
         self._listeners: list[Callable[[StateChange], object]] = []
         self._status: Status = "ok"
         self._prober: asyncio.Task[None] | None = None
@@ -146,9 +149,7 @@ class ResilientCache(CacheWrapper):
         memory = "standby" if self.standby and breaker.closed else "ok"
         coherence = {} if self.standby else {"coherence": self.coherence.describe()}
         if breaker.closed:
-            return HealthReport(
-                status="ok", tiers={"memory": memory, "redis": "ok", **coherence}
-            )
+            return HealthReport(status="ok", tiers={"memory": memory, "redis": "ok", **coherence})
         reasons = [f"redis failing for {breaker.open_for():.1f}s: {breaker.last_error}"]
         if breaker.state is CircuitState.OPEN:
             reasons.append(f"next probe in {breaker.seconds_until_probe():.1f}s")
@@ -202,6 +203,8 @@ class ResilientCache(CacheWrapper):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._prober = self._settler = None
+        if self.refresher is not None:
+            await self.refresher.aclose()
         await self.coherence.aclose()
         await self.inner.aclose()
         if self.standby:
@@ -302,7 +305,44 @@ class ResilientCache(CacheWrapper):
 
         await self._run("SCAN", self.inner.clear, degraded, bulk=True)
 
-    # -- one loader across processes (get_or_set) ---------------------------------------
+    # -- get_or_set: refresh policies, one loader across processes ------------------------
+    async def get_or_set(
+        self, key: str, loader: Loader, ttl: TTL = UNSET, *, type: Any = None
+    ) -> Any:
+        """The cached value, or the loader's; ``[refresh]`` may serve an expired value while
+        one task reloads it, or reload before expiry (see ``cachekit.layers.refresh``)."""
+        refresher = self.refresher
+        policy = refresher.policy(key) if refresher is not None else None
+        if refresher is None or policy is None:
+            return await super().get_or_set(key, loader, ttl, type=type)
+        seconds = check_ttl(ttl, self.default_ttl)
+        return await refresher.get_or_set(
+            key,
+            loader,
+            seconds,
+            policy,
+            read=self._read_with_ttl,
+            load_once=self._load_once,
+            type=type,
+        )
+
+    async def _read_with_ttl(self, key: str, type: Any) -> tuple[Any, float | None]:
+        """The value under ``key`` and its remaining seconds, from memory or Redis."""
+        tiered = self._tiered if self.breaker.closed else None
+        if tiered is not None:
+            value = await tiered.get_near(key, type=type)
+            if value is not None:
+                return value, await self.memory.get_ttl(key)
+
+        async def degraded(reason: str) -> tuple[Any, float | None]:
+            note_degraded_read(reason)
+            value = await self.memory.get(key, type=type)
+            return value, await self.memory.get_ttl(key) if value is not None else None
+
+        if tiered is not None:
+            return await self._run("GET", lambda: tiered.get_far_with_ttl(key, type=type), degraded)
+        return await self._run("GET", lambda: self.remote.get_with_ttl(key, type=type), degraded)
+
     async def _claim(self, key: str) -> tuple[Any, Any]:
         if self.leases is None or not self.breaker.closed:
             return None, None
