@@ -288,9 +288,14 @@ async def _early_beta() -> None:
 
     for beta, early in ((1e9, 1), (0.0, 0)):
         cache, _, _ = _refresh_stack(refresh__early_beta=beta, refresh__stale_seconds=1)
-        loads = []
-        assert await cache.get_or_set("k", lambda: loads.append(1) or "v", ttl=3600) == "v"
-        assert await cache.get_or_set("k", lambda: loads.append(1) or "v", ttl=3600) == "v"
+        loads: list[int] = []
+
+        def load(loads: list[int] = loads) -> str:
+            loads.append(1)
+            return "v"
+
+        assert await cache.get_or_set("k", load, ttl=3600) == "v"
+        assert await cache.get_or_set("k", load, ttl=3600) == "v"
         (resilient,) = [x for x in stack_layers(cache) if isinstance(x, ResilientCache)]
         assert resilient.refresher is not None
         await asyncio.sleep(0.01)  # the early reload runs in the background
