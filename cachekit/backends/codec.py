@@ -120,9 +120,11 @@ class Codec:
         self._on_compress: Callable[[int, int], None] | None = None
 
     @classmethod
-    def from_config(cls, cfg: CompressionConfig, *, max_size: int = DEFAULT_MAX_SIZE) -> Codec:
-        """Build the codec a resolved ``CompressionConfig`` describes."""
-        return cls(cfg.algorithm, cfg.level, cfg.threshold, max_size=max_size)
+    def from_config(cls, cfg: CompressionConfig, *, max_size: int | None = None) -> Codec:
+        """Build the codec a resolved ``CompressionConfig`` describes; its ``max_size`` is
+        ``compression.max_value_bytes`` unless ``max_size`` says otherwise."""
+        limit = cfg.max_value_bytes if max_size is None else max_size
+        return cls(cfg.algorithm, cfg.level, cfg.threshold, max_size=limit)
 
     def __repr__(self) -> str:
         return (

@@ -5,11 +5,21 @@ a hit, ``popitem(last=False)`` to evict). Expiry is lazy: a read of an expired e
 it, and each ``set`` pops at most a few expired tops of a heap of ``(expires_at, seq,
 key)``, so entries nobody reads again are reclaimed without ever scanning the dict.
 
-Callers never share mutable state with the cache. Immutable scalars (str, bytes, int,
-float, bool, None) are stored as they are; flat dicts and lists of such scalars are stored
-as a private copy and handed out as a shallow copy (much cheaper than decoding); anything
-else is stored as MessagePack bytes and decoded on every hit, which hands out a fresh
-object. msgspec decodes tuples and sets as lists.
+``max_bytes`` bounds the memory the entries really hold, so each entry is charged what it
+keeps alive, and callers never share mutable state with the cache:
+
+- ``str`` and ``bytes`` are immutable: held as they are, charged their ``sys.getsizeof``;
+  numbers, bools and None a fixed few bytes;
+- a flat dict or list of such scalars with at most 32 items is held as a private shallow
+  copy and handed out as a shallow copy (much cheaper than decoding), charged an upper
+  bound of what its objects can take (container, a header per item, and five times its
+  encoded length: a non-ASCII string can hold four bytes per character plus a UTF-8 copy);
+- anything else (nested, larger) is held as its MessagePack bytes, charged their length,
+  and decoded on every hit, which hands out a fresh object. msgspec decodes tuples and
+  sets as lists.
+
+A value whose encoding exceeds ``max_bytes`` (or ``max_value_bytes``) is refused with
+``CacheValueError``: a cache that silently dropped it would look like a cache that works.
 
 The cache holds no lock: asyncio runs one task at a time and no method awaits while it
 touches the entries, so each operation is atomic.
@@ -20,6 +30,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -32,10 +43,18 @@ from cachekit.errors import CacheValueError
 from cachekit.protocol import TTL, UNSET, CacheInterface, check_ttl
 
 _SCALARS: Final = frozenset({str, bytes, int, float, bool, type(None)})
-_SCALAR_SIZE: Final = 8
-"""Bytes charged for a number, bool or None."""
-_ENTRY_OVERHEAD: Final = 64
-"""Bytes charged per entry on top of key and value (dict slot, tuple, heap item)."""
+_SCALAR_SIZE: Final = 36
+"""Bytes charged for a number, bool or None (a 64-bit int object is 36 bytes)."""
+_ENTRY_OVERHEAD: Final = 320
+"""Bytes charged per entry on top of the key's characters and the value: the ordered dict's
+slot and link, the key's header, the entry tuple with its expiry and size, and the expiry
+heap's item (measured with tracemalloc on CPython 3.11: about 320 bytes)."""
+_FLAT_MAX_ITEMS: Final = 32
+"""Largest flat container held as a shallow copy; larger ones are held encoded."""
+_FLAT_ITEM: Final = 160
+"""Bytes charged per item of a shallow copy: the key's and the value's object headers."""
+_FLAT_CONTENT: Final = 5
+"""Bytes charged per encoded byte of a shallow copy (UCS-4 text plus its UTF-8 cache)."""
 _RECLAIM_BATCH: Final = 8
 """Expired heap tops a ``set`` reclaims at most, bounding the work of one call."""
 _MAX_TYPED_DECODERS: Final = 64
@@ -52,10 +71,11 @@ _Entry = tuple[Any, int, float | None, int]
 class InMemoryCache(CacheInterface):
     """A bounded in-process cache: TTL expiry plus LRU eviction by entry count and bytes.
 
-    ``max_size`` bounds the number of entries and ``max_bytes`` (when given) their
-    estimated size; the least recently used entries are evicted until both hold. A value
-    larger than ``max_bytes`` on its own is not stored. ``clock`` returns monotonic
-    seconds; tests pass a fake one instead of sleeping.
+    ``max_size`` bounds the number of entries and ``max_bytes`` (when given) the memory
+    they hold; the least recently used entries are evicted until both hold. A value that
+    encodes to more than ``max_bytes`` or ``max_value_bytes`` is refused with
+    ``CacheValueError``. ``clock`` returns monotonic seconds; tests pass a fake one
+    instead of sleeping.
     """
 
     tier = "memory"
@@ -66,6 +86,7 @@ class InMemoryCache(CacheInterface):
         max_size: int = 1000,
         *,
         max_bytes: int | None = None,
+        max_value_bytes: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
@@ -79,12 +100,22 @@ class InMemoryCache(CacheInterface):
             raise CacheValueError(f"max_size must be an integer >= 1, got {max_size!r}")
         if max_bytes is not None and not _is_positive_int(max_bytes):
             raise CacheValueError(f"max_bytes must be an integer >= 1 or None, got {max_bytes!r}")
+        if max_value_bytes is not None and not _is_positive_int(max_value_bytes):
+            raise CacheValueError(
+                f"max_value_bytes must be an integer >= 1 or None, got {max_value_bytes!r}"
+            )
         self.default_ttl = default_ttl
         self.max_size = max_size
         self.max_bytes = max_bytes
+        self.max_value_bytes = max_value_bytes
         self.bytes_used = 0
-        """Estimated bytes held; a plain int that gauges may read from another thread."""
+        """Bytes charged for what the entries hold; a plain int gauges may read from another
+        thread."""
         self._byte_limit: float = math.inf if max_bytes is None else max_bytes
+        # Largest encoded value accepted: the smaller of the two bounds.
+        self._value_limit: float = min(
+            self._byte_limit, math.inf if max_value_bytes is None else max_value_bytes
+        )
         self._clock = clock
         self._data: OrderedDict[str, _Entry] = OrderedDict()
         self._heap: list[tuple[float, int, str]] = []
@@ -148,7 +179,8 @@ class InMemoryCache(CacheInterface):
         """Store ``value`` for ``ttl`` seconds (floats allowed; None never expires).
 
         Raises ``TypeError`` naming the type when msgspec cannot encode the value, and
-        ``CacheValueError`` for a TTL <= 0.
+        ``CacheValueError`` for a TTL <= 0 and for a value that encodes to more than
+        ``max_bytes`` or ``max_value_bytes``.
         """
         seconds = self.default_ttl if ttl is UNSET else check_ttl(ttl, self.default_ttl)
         stored, kind, size = self._pack(value)
@@ -262,10 +294,15 @@ class InMemoryCache(CacheInterface):
         return result
 
     def _pack(self, value: Any) -> tuple[Any, int, int]:
-        """(stored form, storage kind, value bytes) of ``value``; copies what is mutable."""
+        """(stored form, storage kind, bytes charged) of ``value``; copies what is mutable.
+
+        Raises ``CacheValueError`` when the value encodes to more than the value limit.
+        """
         cls = type(value)
         if cls is str or cls is bytes:
-            return value, _PLAIN, len(value)
+            if len(value) > self._value_limit / 4:  # maybe over: measure as Redis would
+                self._check_size(len(key_bytes(value)) if cls is str else len(value), cls)
+            return value, _PLAIN, sys.getsizeof(value)
         if cls in _SCALARS:
             return value, _PLAIN, _SCALAR_SIZE
         try:
@@ -275,12 +312,30 @@ class InMemoryCache(CacheInterface):
             raise TypeError(f"cannot cache value of type {cls.__name__!r}: {exc}") from exc
         except (OverflowError, msgspec.EncodeError) as exc:
             raise CacheValueError(f"cannot cache this {cls.__name__!r} value: {exc}") from exc
+        size = len(packed)
+        if size > self._value_limit:
+            self._check_size(size, cls)
         # Keys need no check: msgspec accepted them and a dict never mutates its keys.
-        if cls is dict or cls is list:
+        if (cls is dict or cls is list) and len(value) <= _FLAT_MAX_ITEMS:
             items = value.values() if cls is dict else value
             if _SCALARS.issuperset(map(type, items)):
-                return value.copy(), _SHALLOW, len(packed)
-        return packed, _PACKED, len(packed)
+                copy = value.copy()
+                bound = sys.getsizeof(copy) + _FLAT_ITEM * len(copy) + _FLAT_CONTENT * size
+                if bound <= self._byte_limit:
+                    return copy, _SHALLOW, bound
+        return packed, _PACKED, sys.getsizeof(packed)
+
+    def _check_size(self, size: int, cls: type) -> None:
+        """Refuse a value that encodes to ``size`` bytes when that is over a limit."""
+        if size > self._byte_limit:
+            limit = f"the memory tier's max_bytes ({self.max_bytes} bytes, memory.max_bytes)"
+        elif size > self._value_limit:
+            limit = f"max_value_bytes ({self.max_value_bytes} bytes)"
+        else:
+            return
+        raise CacheValueError(
+            f"cannot cache this {cls.__name__!r} value: it encodes to {size} bytes, over {limit}"
+        )
 
     def _store(self, key: str, stored: Any, kind: int, size: int, seconds: float | None) -> None:
         data = self._data
@@ -293,7 +348,7 @@ class InMemoryCache(CacheInterface):
         if heap and heap[0][0] <= now:
             self._reclaim(now, _RECLAIM_BATCH)
         if size > self._byte_limit:
-            return
+            return  # the value fits the limit, not with its key and bookkeeping: not kept
         expires_at = None if seconds is None else now + seconds
         data[key] = (stored, kind, expires_at, size)
         self.bytes_used += size

@@ -88,11 +88,15 @@ class MemoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 
 class CompressionConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Compression of encoded values above ``threshold`` bytes."""
+    """The codec: compression of encoded values above ``threshold`` bytes, and the largest
+    value it accepts (``max_value_bytes``, its MessagePack encoding before compression:
+    larger values are refused at ``set`` with ``CacheValueError``, and stored entries that
+    would decompress to more are misses)."""
 
     algorithm: CompressionAlgorithm
     level: int
     threshold: NonNegativeInt
+    max_value_bytes: PositiveInt
 
 
 class TTLConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -334,6 +338,13 @@ class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     def key_prefix(self) -> str:
         """Prefix of every Redis key this stack owns: ``namespace:environment:``."""
         return f"{self.namespace}:{self.environment}:"
+
+    @property
+    def max_value_bytes(self) -> int:
+        """The largest encoded value every tier of this stack accepts: the codec's cap
+        (``compression.max_value_bytes``), or less when the memory tier is smaller
+        (``memory.max_bytes``; it also bounds the standby memory of a Redis-only stack)."""
+        return min(self.compression.max_value_bytes, self.memory.max_bytes)
 
     @property
     def budget(self) -> Budget:

@@ -247,10 +247,13 @@ def test_codec_encode_with_info_reports_lengths() -> None:
 
 
 def test_codec_from_config_uses_compression_settings() -> None:
-    """``from_config`` takes algorithm, level and threshold from a ``CompressionConfig``."""
-    codec = Codec.from_config(CompressionConfig(algorithm="lz4", level=3, threshold=10))
+    """``from_config`` takes algorithm, level, threshold and the size cap from a
+    ``CompressionConfig``; ``max_size`` overrides the cap."""
+    config = CompressionConfig(algorithm="lz4", level=3, threshold=10, max_value_bytes=2**20)
+    codec = Codec.from_config(config)
     assert (codec.algorithm, codec.level, codec.threshold) == ("lz4", 3, 10)
-    assert codec.max_size == DEFAULT_MAX_SIZE
+    assert codec.max_size == 2**20
+    assert Codec.from_config(config, max_size=DEFAULT_MAX_SIZE).max_size == DEFAULT_MAX_SIZE
     assert header(codec.encode(TEXT))[3] == ALGORITHM_IDS["lz4"]
     assert "lz4" in repr(codec)
 

@@ -15,7 +15,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from cachekit import CacheConfig, CacheConfigBuilder, CacheConfigError, resolve
+from cachekit import CacheConfig, CacheConfigBuilder, CacheConfigError, CacheValueError, resolve
 from cachekit.backends.redis.connection import Endpoint
 from cachekit.config.validation import schema_leaves
 
@@ -331,10 +331,23 @@ async def _max_entries() -> None:
 
 @probe("memory.max_bytes")
 async def _max_bytes() -> None:
-    for limit, expected in ((500, None), (100_000, "x" * 1000)):
-        cache = resolve(cfg("development", memory__max_bytes=limit))
-        await cache.set("a", "x" * 1000)
-        assert await cache.get("a") == expected
+    small = resolve(cfg("development", memory__max_bytes=500))
+    with pytest.raises(CacheValueError, match=r"memory\.max_bytes"):
+        await small.set("a", "x" * 1000)
+    # Within the limit, the oldest entries go to make room.
+    cache = resolve(cfg("development", memory__max_bytes=4000, memory__max_entries=100))
+    for key in "abc":
+        await cache.set(key, "x" * 1000)
+    assert await cache.get("a") is None and await cache.get("c") == "x" * 1000
+
+
+@probe("compression.max_value_bytes")
+async def _max_value_bytes() -> None:
+    value = {"blob": "x" * 5000}
+    stack = {"memory__enabled": False, "compression__max_value_bytes": 4000}
+    with pytest.raises(CacheValueError, match="4000 bytes"):
+        await stored(cfg(**stack), value=value)
+    assert await stored(cfg(**{**stack, "compression__max_value_bytes": 6000}), value=value)
 
 
 @probe("compression.algorithm", "compression.level", "compression.threshold")

@@ -215,15 +215,17 @@ async def test_memory_bytes_bound_evicts_oldest(clock: FakeClock) -> None:
     assert cache.bytes_used <= 2 * one_entry
 
 
-async def test_memory_oversize_value_is_not_stored(clock: FakeClock) -> None:
-    """A value bigger than max_bytes is skipped and replaces an older entry by nothing."""
-    cache = make(clock, max_bytes=500)
+async def test_memory_oversize_value_is_refused(clock: FakeClock) -> None:
+    """A value that encodes to more than max_bytes raises CacheValueError naming the limit,
+    and the cache is left as it was."""
+    cache = make(clock, max_bytes=5000)
     await cache.set("k", "small")
     await cache.set("other", "kept")
-    await cache.set("k", {"blob": "x" * 1000})
-    assert await cache.get("k") is None
-    assert await cache.get("other") == "kept"
-    assert cache.get_keys() == ["other"]
+    for big in ({"blob": "x" * 6000}, "x" * 6000, b"x" * 6000, list(range(3000))):
+        with pytest.raises(CacheValueError, match=r"max_bytes \(5000 bytes"):
+            await cache.set("k", big)
+    assert await cache.get("k") == "small"
+    assert cache.get_keys() == ["other", "k"]
 
 
 async def test_memory_bytes_used_returns_to_zero(clock: FakeClock) -> None:
@@ -593,3 +595,64 @@ MemoryCacheMachine.TestCase.settings = settings(
     max_examples=60, stateful_step_count=40, deadline=None
 )
 test_memory_matches_model = MemoryCacheMachine.TestCase
+
+
+async def test_memory_refuses_values_over_max_value_bytes(clock: FakeClock) -> None:
+    """``max_value_bytes`` caps one value's encoding below ``max_bytes``, with a clear error."""
+    cache = make(clock, max_bytes=10**6, max_value_bytes=1000)
+    await cache.set("ok", {"blob": "x" * 900})
+    with pytest.raises(CacheValueError, match=r"max_value_bytes \(1000 bytes\)"):
+        await cache.set("big", {"blob": "x" * 1100})
+    with pytest.raises(CacheValueError, match="max_value_bytes"):
+        await cache.set_many({"fine": 1, "big": "é" * 600})  # 1,200 bytes as UTF-8
+    assert cache.get_keys() == ["ok"]
+    with pytest.raises(CacheValueError, match="max_value_bytes"):
+        InMemoryCache(max_value_bytes=0)
+
+
+@pytest.mark.parametrize(
+    "make_value",
+    [
+        lambda i: 1000 + i,
+        lambda i: f"{i:>10}" + "x" * 90,
+        lambda i: {"user_id": i, "name": f"user-{i}", "active": True},
+        lambda i: {f"k{j}": "a" * 30 + "\N{GRINNING FACE}" + str(i) for j in range(30)},
+        lambda i: list(range(i, i + 32)),
+        lambda i: list(range(i, i + 500)),
+        lambda i: {"nested": [i, {"deep": [str(i)] * 20}]},
+        lambda i: {str(j): j * 1.5 for j in range(i % 7, 400)},
+    ],
+    ids=["int", "str", "small-dict", "emoji-dict", "flat-list", "long-list", "nested", "wide"],
+)
+async def test_memory_charge_bounds_what_is_held(make_value: Any) -> None:
+    """For every value shape, the bytes charged are at least what the entries keep alive
+    (measured by tracemalloc) divided by 1.5: ``max_bytes`` bounds real memory."""
+    import gc
+    import tracemalloc
+
+    cache = InMemoryCache(max_size=10**6)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(2000):
+            await cache.set(f"session:{i}", make_value(i))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= 1.5 * cache.bytes_used, (held, cache.bytes_used)
+
+
+async def test_memory_every_reader_gets_a_private_copy(clock: FakeClock) -> None:
+    """Mutating a value read from the cache (or the one stored) changes no other reader's."""
+    cache = make(clock)
+    flat, nested = {"a": 1}, {"a": [1, {"b": 2}]}
+    await cache.set("flat", flat)
+    await cache.set("nested", nested)
+    flat["a"] = 99
+    nested["a"][1]["b"] = 99  # type: ignore[index]
+    first = await cache.get("nested")
+    first["a"][1]["b"] = 42
+    assert await cache.get("flat") == {"a": 1}
+    assert await cache.get("nested") == {"a": [1, {"b": 2}]}
