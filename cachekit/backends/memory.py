@@ -58,14 +58,22 @@ _FLAT_CONTENT: Final = 5
 _RECLAIM_BATCH: Final = 8
 """Expired heap tops a ``set`` reclaims at most, bounding the work of one call."""
 _MAX_TYPED_DECODERS: Final = 64
+_MAX_SHARED_TAGS: Final = 4096
+"""Distinct tags kept as shared int objects (entries of one shape then share one)."""
 
-# How an entry's value is stored: as is, as a private flat copy, or as MessagePack.
+_STR_HEADER: Final = sys.getsizeof("")
+_BYTES_HEADER: Final = sys.getsizeof(b"")
+_GC_HEADER: Final = sys.getsizeof({}) - {}.__sizeof__()
+
+# How an entry's value is stored, its "tag": 0 as is, charged by a formula that gives the
+# same answer when the entry leaves; 1 as MessagePack bytes; a number above 1 is a private
+# flat copy charged that many bytes; a negative one a value as is charged -tag bytes.
+# Keeping the charge in the tag (not in a field of its own) saves an int per entry.
 _PLAIN: Final = 0
-_SHALLOW: Final = 1
-_PACKED: Final = 2
+_PACKED: Final = 1
 
-# (stored value, storage kind, expires_at or None, charged bytes)
-_Entry = tuple[Any, int, float | None, int]
+# (stored value, tag, expires_at or None)
+_Entry = tuple[Any, int, float | None]
 
 
 class InMemoryCache(CacheInterface):
@@ -123,6 +131,7 @@ class InMemoryCache(CacheInterface):
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder().decode
         self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
+        self._tags: dict[int, int] = {}
         self._hits = 0
         self._misses = 0
         self._evictions = 0
@@ -161,7 +170,7 @@ class InMemoryCache(CacheInterface):
         if entry is None:
             self._misses += 1
             return None
-        value, kind, expires_at, _ = entry
+        value, tag, expires_at = entry
         if expires_at is not None and expires_at <= self._clock():
             self._drop(key, entry)
             self._expirations += 1
@@ -169,11 +178,11 @@ class InMemoryCache(CacheInterface):
             return None
         data.move_to_end(key)
         if type is not None:
-            return self._typed(value, kind, type)
+            return self._typed(value, tag, type)
         self._hits += 1
-        if kind == _PACKED:
+        if tag == _PACKED:
             return self._decode(value)
-        return value.copy() if kind else value
+        return value.copy() if tag > _PACKED else value
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         """Store ``value`` for ``ttl`` seconds (floats allowed; None never expires).
@@ -183,8 +192,8 @@ class InMemoryCache(CacheInterface):
         ``max_bytes`` or ``max_value_bytes``.
         """
         seconds = self.default_ttl if ttl is UNSET else check_ttl(ttl, self.default_ttl)
-        stored, kind, size = self._pack(value)
-        self._store(key, stored, kind, size, seconds)
+        stored, tag = self._pack(value)
+        self._store(key, stored, tag, seconds)
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``; True when a live entry was removed (an expired one is no hit)."""
@@ -212,8 +221,8 @@ class InMemoryCache(CacheInterface):
         """Store several values with one TTL; nothing is stored if any value is refused."""
         seconds = check_ttl(ttl, self.default_ttl)
         packed = [(key, *self._pack(value)) for key, value in items.items()]
-        for key, stored, kind, size in packed:
-            self._store(key, stored, kind, size, seconds)
+        for key, stored, tag in packed:
+            self._store(key, stored, tag, seconds)
 
     async def delete_many(self, keys: Iterable[str]) -> int:
         """Remove several keys; the number of entries removed."""
@@ -275,9 +284,9 @@ class InMemoryCache(CacheInterface):
         }
 
     # -- internals ---------------------------------------------------------------------
-    def _typed(self, value: Any, kind: int, type: Any) -> Any:
+    def _typed(self, value: Any, tag: int, type: Any) -> Any:
         try:
-            if kind == _PACKED:
+            if tag == _PACKED:
                 decoder = self._decoders.get(type)
                 if decoder is None:
                     decoder = msgspec.msgpack.Decoder(type)
@@ -286,15 +295,15 @@ class InMemoryCache(CacheInterface):
                 result = decoder.decode(value)
             else:
                 # convert() may hand back its input (type=Any), so give it a copy.
-                result = msgspec.convert(value.copy() if kind else value, type)
+                result = msgspec.convert(value.copy() if tag > _PACKED else value, type)
         except msgspec.ValidationError:
             self._misses += 1
             return None
         self._hits += 1
         return result
 
-    def _pack(self, value: Any) -> tuple[Any, int, int]:
-        """(stored form, storage kind, bytes charged) of ``value``; copies what is mutable.
+    def _pack(self, value: Any) -> tuple[Any, int]:
+        """(stored form, tag) of ``value`` (see ``_Entry``); copies what is mutable.
 
         Raises ``CacheValueError`` when the value encodes to more than the value limit.
         """
@@ -302,9 +311,13 @@ class InMemoryCache(CacheInterface):
         if cls is str or cls is bytes:
             if len(value) > self._value_limit / 4:  # maybe over: measure as Redis would
                 self._check_size(len(key_bytes(value)) if cls is str else len(value), cls)
-            return value, _PLAIN, sys.getsizeof(value)
+            if cls is str and not value.isascii():
+                # Room for the UTF-8 copy an encoder may attach to the string later.
+                charge = -(sys.getsizeof(value) + 4 * len(value))
+                return value, self._tags.get(charge) or self._tag(charge)
+            return value, _PLAIN
         if cls in _SCALARS:
-            return value, _PLAIN, _SCALAR_SIZE
+            return value, _PLAIN
         try:
             # Encoding also vets flat containers and measures them, at C speed.
             packed = self._encode(value)
@@ -320,10 +333,18 @@ class InMemoryCache(CacheInterface):
             items = value.values() if cls is dict else value
             if _SCALARS.issuperset(map(type, items)):
                 copy = value.copy()
-                bound = sys.getsizeof(copy) + _FLAT_ITEM * len(copy) + _FLAT_CONTENT * size
+                # __sizeof__ is sys.getsizeof without the GC header, at a sixth of the cost.
+                held = copy.__sizeof__() + _GC_HEADER
+                bound = held + _FLAT_ITEM * len(copy) + _FLAT_CONTENT * size
                 if bound <= self._byte_limit:
-                    return copy, _SHALLOW, bound
-        return packed, _PACKED, sys.getsizeof(packed)
+                    return copy, self._tags.get(bound) or self._tag(bound)
+        return packed, _PACKED
+
+    def _tag(self, tag: int) -> int:
+        """``tag`` as a shared int object: an int above 256 is 32 bytes of its own."""
+        if len(self._tags) < _MAX_SHARED_TAGS:
+            return self._tags.setdefault(tag, tag)
+        return tag
 
     def _check_size(self, size: int, cls: type) -> None:
         """Refuse a value that encodes to ``size`` bytes when that is over a limit."""
@@ -337,12 +358,24 @@ class InMemoryCache(CacheInterface):
             f"cannot cache this {cls.__name__!r} value: it encodes to {size} bytes, over {limit}"
         )
 
-    def _store(self, key: str, stored: Any, kind: int, size: int, seconds: float | None) -> None:
+    @staticmethod
+    def _charge(key: str, stored: Any, tag: int) -> int:
+        """Bytes an entry is charged: the same when it enters and when it leaves."""
+        if tag > _PACKED:
+            return tag + _ENTRY_OVERHEAD + len(key)
+        if tag == _PACKED or type(stored) is bytes:
+            return _BYTES_HEADER + len(stored) + _ENTRY_OVERHEAD + len(key)
+        if tag < 0:
+            return _ENTRY_OVERHEAD + len(key) - tag
+        held = _STR_HEADER + len(stored) if type(stored) is str else _SCALAR_SIZE  # ASCII
+        return held + _ENTRY_OVERHEAD + len(key)
+
+    def _store(self, key: str, stored: Any, tag: int, seconds: float | None) -> None:
         data = self._data
-        size += _ENTRY_OVERHEAD + len(key)
+        size = self._charge(key, stored, tag)
         old = data.pop(key, None)
         if old is not None:
-            self.bytes_used -= old[3]
+            self.bytes_used -= self._charge(key, old[0], old[1])
         now = self._clock()
         heap = self._heap
         if heap and heap[0][0] <= now:
@@ -350,20 +383,20 @@ class InMemoryCache(CacheInterface):
         if size > self._byte_limit:
             return  # the value fits the limit, not with its key and bookkeeping: not kept
         expires_at = None if seconds is None else now + seconds
-        data[key] = (stored, kind, expires_at, size)
+        data[key] = (stored, tag, expires_at)
         self.bytes_used += size
         if expires_at is not None:
             heapq.heappush(heap, (expires_at, next(self._seq), key))
             if len(heap) > 2 * len(data) + 64:
                 self._rebuild_heap()
         while len(data) > self.max_size or self.bytes_used > self._byte_limit:
-            _, evicted = data.popitem(last=False)
-            self.bytes_used -= evicted[3]
+            evicted_key, evicted = data.popitem(last=False)
+            self.bytes_used -= self._charge(evicted_key, evicted[0], evicted[1])
             self._evictions += 1
 
     def _drop(self, key: str, entry: _Entry) -> None:
         del self._data[key]
-        self.bytes_used -= entry[3]
+        self.bytes_used -= self._charge(key, entry[0], entry[1])
 
     def _drop_checked(self, key: str, entry: _Entry) -> bool:
         """Drop ``entry``; whether it was still live (an expired one counts as expired)."""
