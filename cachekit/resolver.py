@@ -81,6 +81,7 @@ def resolve(
     memory = _memory(config) if config.enabled and config.memory.enabled else None
     remote = remote_backend(config, client=redis_client) if config.enabled else None
     cache: CacheInterface
+    counts = None
     if not config.enabled:
         cache = NullCache(config.ttl.default)
     elif remote is None:
@@ -100,6 +101,7 @@ def resolve(
             refresh=config.refresh,
             strict=config.redis.fail_on_connection_error,
         )
+        counts = cache.counts
     if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see
         # The OTEL_* variables are read here, at the boundary, like the settings layers.
         env = OtelEnv.from_environ(environ_or_process(environ))
@@ -115,6 +117,7 @@ def resolve(
             namespace=config.namespace,
             memory=memory,
             remote=remote,
+            counts=counts,
             rebuild_telemetry=providers,  # a fresh pipeline after aclose shut one down
         )
     if config.ai.enabled:  # the AI domain layer is always outermost

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.sampling import Sampler
 
 from cachekit import CacheConfig, CacheConfigBuilder, resolve
 from cachekit.protocol import CacheInterface
+from cachekit.telemetry.attach import instrument_around
 from cachekit.telemetry.instrumented import Instrumented
 from cachekit.telemetry.otel import Telemetry
 
@@ -72,7 +73,7 @@ def instrumented(
     """``Instrumented`` around ``stack`` (default: a memory-only stack of ``dotted``)."""
     if stack is None:
         stack = resolve(config(**{"monitoring.enabled": False, **dotted}))
-    return Instrumented.around(stack, pipeline.telemetry)
+    return instrument_around(stack, pipeline.telemetry)
 
 
 async def workload(cache: CacheInterface) -> None:

@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal
 
@@ -39,6 +40,8 @@ logger = logging.getLogger("cachekit.coherence")
 
 Mode = Literal["tracking", "bounded", "local"]
 _PRUNE_AT: Final = 10_000
+_ECHOES_KEPT: Final = 1_000
+_LAGS_KEPT: Final = 1_024
 """Numbered changes kept before the ones no read in flight can need are pruned."""
 
 
@@ -69,6 +72,10 @@ class Coherence:
         self._changed: dict[str, int] = {}
         self._reading: Counter[int] = Counter()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._echoes: OrderedDict[str, float] = OrderedDict()
+        self.lags: deque[float] = deque(maxlen=_LAGS_KEPT)
+        """Recent seconds from a write's reply to Redis's report of it (tracking)."""
+        self.on_lag: Callable[[float], None] | None = None
 
     # -- the promotion rule ----------------------------------------------------------
     def ticket(self) -> int:
@@ -109,6 +116,24 @@ class Coherence:
         for key in keys:
             changed[key] = seq
 
+    def wrote(self, keys: Iterable[str]) -> None:
+        """This process's write of ``keys`` was answered: time until Redis reports it."""
+        if self.tracking is None or not self.trusted:
+            return
+        now, echoes = time.monotonic(), self._echoes
+        for key in keys:
+            echoes[key] = now
+            echoes.move_to_end(key)
+        while len(echoes) > _ECHOES_KEPT:
+            echoes.popitem(last=False)
+
+    def lag_percentiles(self) -> tuple[float, float] | None:
+        """``(p50, p99)`` of the recent report lags in seconds, or None before the first."""
+        if not self.lags:
+            return None
+        ordered = sorted(self.lags)
+        return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+
     def flushed(self) -> None:
         """Everything may have changed (a clear, a pattern delete): no read under an
         earlier ticket is promoted."""
@@ -128,6 +153,15 @@ class Coherence:
             self._wake_all()
             return
         self.changed(keys)
+        echoes = self._echoes
+        if echoes:
+            now = time.monotonic()
+            for key in keys:
+                sent = echoes.pop(key, None)
+                if sent is not None:
+                    self.lags.append(now - sent)
+                    if self.on_lag is not None:
+                        self.on_lag(now - sent)
         near = self.near
         if near is not None:
             for key in keys:

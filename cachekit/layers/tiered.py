@@ -75,6 +75,8 @@ class TieredCache(CacheInterface):
             stored = True
         finally:
             admitted = coherence.admit([key] if stored else [], ticket)
+        if stored:
+            coherence.wrote((key,))
         if admitted:
             await self.near.set(key, value, coherence.ttl(seconds))
 

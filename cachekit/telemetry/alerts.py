@@ -212,6 +212,7 @@ class AlertRules:
         invalidations_last_hour: int,
         top_pattern: tuple[str, float] | None,
         degraded_for: float | None,
+        untracked_for: float | None = None,
     ) -> None:
         """Check the windowed rules; ``window`` is ``(hits, lookups)`` over the hit-ratio
         window and ``top_pattern`` the most frequent invalidation label and its share."""
@@ -278,6 +279,20 @@ class AlertRules:
                 f"serving without Redis for {degraded_for:.0f} s"
                 if firing and degraded_for is not None
                 else "Redis is back"
+            ),
+        )
+        untracked = untracked_for is not None and (
+            untracked_for > cfg.degraded_alert_seconds or engine.level("tracking") is not None
+        )
+        engine.update(
+            "tracking",
+            "warning" if untracked else None,
+            value=untracked_for or 0.0,
+            threshold=cfg.degraded_alert_seconds,
+            message=(
+                f"Redis tracking down for {untracked_for:.0f} s: the memory tier is bypassed"
+                if untracked and untracked_for is not None
+                else "Redis tracking is back: the memory tier serves again"
             ),
         )
 

@@ -25,7 +25,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from cachekit.config.model import MonitoringConfig
-from cachekit.layers.wrapper import CacheWrapper, find_tier, memory_tier
+from cachekit.layers.wrapper import CacheWrapper
 from cachekit.protocol import (
     TTL,
     UNSET,
@@ -56,6 +56,7 @@ from cachekit.telemetry.metrics import (
     SET,
     SET_MANY,
     TIERS,
+    CoherenceCounts,
     Recorder,
     TierCounts,
     instruments_for,
@@ -95,6 +96,7 @@ class Instrumented(CacheWrapper):
         namespace: str = "cachekit",
         memory: LocalTier | None = None,
         remote: RemoteTier | None = None,
+        counts: CoherenceCounts | None = None,
         monitor: CachePerformanceMonitor | None = None,
         rebuild_telemetry: Callable[[], Telemetry] | None = None,
     ) -> None:
@@ -106,6 +108,7 @@ class Instrumented(CacheWrapper):
         self._monitor = monitor
         self.recorder = recorder = monitor.recorder
         recorder.memory = memory
+        recorder.coherence = counts
         self._remote = remote
         self._rebuild = rebuild_telemetry or (lambda: build_telemetry(settings, OtelEnv()))
         self._timings = Timings(recorder, monitor, settings, remote=remote is not None)
@@ -122,29 +125,6 @@ class Instrumented(CacheWrapper):
         self._unsubscribe = inner.on_state_change(self._state_changed)
         # Through the attribute: a reconnect may bind a fresh pipeline's sink.
         monitor.add_alert_callback(lambda alert: self._emit_alert(alert))
-
-    @classmethod
-    def around(
-        cls,
-        stack: CacheInterface,
-        telemetry: Telemetry | None = None,
-        *,
-        settings: MonitoringConfig | None = None,
-        rebuild_telemetry: Callable[[], Telemetry] | None = None,
-    ) -> Instrumented:
-        """``Instrumented`` over a stack built elsewhere: its tiers are found by their
-        ``tier``, its settings taken from its config (``settings`` overrides them)."""
-        config = stack.config
-        remote = find_tier(stack, "redis")
-        return cls(
-            stack,
-            telemetry,
-            settings=settings or (config.monitoring if config is not None else None),
-            namespace=config.namespace if config is not None else "cachekit",
-            memory=memory_tier(stack),
-            remote=cast("RemoteTier | None", remote),
-            rebuild_telemetry=rebuild_telemetry,
-        )
 
     @property
     def monitor(self) -> CachePerformanceMonitor:
@@ -168,13 +148,20 @@ class Instrumented(CacheWrapper):
         self._choose_paths()
 
     def _observe(self) -> None:
-        """Count and trace the remote tier's commands, and measure its compression."""
+        """Count and trace the remote tier's commands, measure its compression and the lag
+        of Redis's reports of this process's writes."""
+        counts = self.recorder.coherence
+        if counts is not None:
+            lag, attributes = self._instruments.lag, self.recorder.base_attributes
+            counts.observe_lag(lambda seconds: lag.record(seconds, attributes))
         remote = self._remote
         if remote is not None:
             remote.observe(CommandTelemetry(self.recorder, self._tracing, url=remote.address))
             remote.observe_compression(self._monitor.record_compression_ratio)
 
     def _unobserve(self) -> None:
+        if self.recorder.coherence is not None:
+            self.recorder.coherence.observe_lag(None)
         remote = self._remote
         if remote is not None:
             remote.observe(None)

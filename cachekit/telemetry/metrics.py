@@ -20,14 +20,37 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 if TYPE_CHECKING:
     from cachekit.protocol import LocalTier
+
+
+class CoherenceCounts(Protocol):
+    """What a stack's coherence, lease and refresh components count (plain numbers)."""
+
+    @property
+    def configured(self) -> str: ...
+    @property
+    def trusted(self) -> bool: ...
+    @property
+    def invalidations(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def lease_waits(self) -> int: ...
+    @property
+    def stale_served(self) -> int: ...
+    @property
+    def early_refreshes(self) -> int: ...
+    @property
+    def flushes(self) -> Mapping[str, int]: ...
+
+    def observe_lag(self, callback: Callable[[float], None] | None) -> None: ...
 
 OPERATIONS: Final = (
     "get",
@@ -60,7 +83,18 @@ MAX_LABELS: Final = 32
 OTHER: Final = "other"
 
 # Indexes into Recorder.totals (cumulative, exported or summarised).
-SAVED_BYTES, RAW_BYTES, STORED_BYTES, COMPRESSED, EVICTIONS_SEEN = range(5)
+(
+    SAVED_BYTES,
+    RAW_BYTES,
+    STORED_BYTES,
+    COMPRESSED,
+    EVICTIONS_SEEN,
+    INVALIDATIONS_SEEN,
+    REFUSED_SEEN,
+    LEASE_WAITS_SEEN,
+    STALE_SEEN,
+    EARLY_SEEN,
+) = range(10)
 
 
 def slot(op: int, result: int, tier: int) -> int:
@@ -112,13 +146,15 @@ class Recorder:
         self.slowest = [0.0] * (len(OPERATIONS) * len(TIERS))
         self.timed = [0] * (len(OPERATIONS) * len(TIERS))
         """Calls timed per (operation, tier): ``seconds`` over ``timed`` is the mean."""
-        self.totals = [0] * 5
+        self.totals = [0] * 10
         self.redis_calls = 0
         self.keygen = [0, 0.0, 0.0]  # count, seconds, slowest
         self.loads = [0, 0.0]  # count, seconds
         self.invalidations: dict[tuple[str, str], list[int]] = {}  # (kind, op) -> [events, keys]
         self.degraded = 0
         self.memory: LocalTier | None = None
+        self.coherence: CoherenceCounts | None = None
+        """The coherence, lease and refresh counters of the stack, when it has Redis."""
         self.tier: TierCounts | None = None
         """Set while a memory-only stack's ``get`` skips the wrapper: the memory tier
         counts those lookups itself, and ``snapshot`` adds them in."""
@@ -135,6 +171,20 @@ class Recorder:
             for tier in TIERS
         ]
         self.base_attributes = base
+
+    def pull(self) -> None:
+        """Copy the counters other components keep into ``totals`` (exporter's thread:
+        plain numbers only)."""
+        if self.memory is not None:
+            self.totals[EVICTIONS_SEEN] = self.memory.evictions
+        found = self.coherence
+        if found is not None:
+            totals = self.totals
+            totals[INVALIDATIONS_SEEN] = found.invalidations
+            totals[REFUSED_SEEN] = found.refused
+            totals[LEASE_WAITS_SEEN] = found.lease_waits
+            totals[STALE_SEEN] = found.stale_served
+            totals[EARLY_SEEN] = found.early_refreshes
 
     def snapshot(self) -> list[int]:
         """A copy of ``counts`` with the memory tier's own ``get`` counts added."""
@@ -184,6 +234,42 @@ class Instruments:
             callbacks=[self._observe_total(EVICTIONS_SEEN)],
             unit="{eviction}",
             description="Entries the memory tier evicted to stay within its bounds",
+        )
+        for name, index, unit, description in (
+            ("cachekit.coherence.invalidations", INVALIDATIONS_SEEN, "{report}",
+             "Invalidation reports Redis sent the memory tier (tracking)"),
+            ("cachekit.coherence.promotions_refused", REFUSED_SEEN, "{value}",
+             "Values read from Redis kept out of memory because their key changed meanwhile"),
+            ("cachekit.lease.waits", LEASE_WAITS_SEEN, "{wait}",
+             "get_or_set calls that waited for another process's load"),
+            ("cachekit.refresh.stale_served", STALE_SEEN, "{value}",
+             "Expired values served while one task reloaded them (stale-while-revalidate)"),
+            ("cachekit.refresh.early", EARLY_SEEN, "{reload}",
+             "Reloads started before expiry (early refresh)"),
+        ):  # fmt: skip
+            meter.create_observable_counter(
+                name, callbacks=[self._observe_total(index)], unit=unit, description=description
+            )
+        meter.create_observable_counter(
+            "cachekit.coherence.flushes",
+            callbacks=[self._observe_flushes],
+            unit="{flush}",
+            description="Times the memory tier was emptied because nothing vouched for it, "
+            "by reason",
+        )
+        meter.create_observable_gauge(
+            "cachekit.coherence.tracking",
+            callbacks=[self._gauge(_tracking, combine=min)],
+            unit="1",
+            description="1 while Redis tracking keeps the memory tier coherent, 0 while it "
+            "is down and memory is bypassed (absent: not in tracking mode)",
+        )
+        self.lag = meter.create_histogram(
+            "cachekit.coherence.lag",
+            unit="s",
+            description="From a write's reply to Redis's report of it on the tracking "
+            "connection (the floor of what another process waits)",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
         meter.create_observable_counter(
             "cachekit.compression.saved",
@@ -290,8 +376,7 @@ class Instruments:
                 for namespace, retired in self._retired_totals.items():
                     sums[namespace] = retired[index]
             for recorder in self._live():
-                if index == EVICTIONS_SEEN and recorder.memory is not None:
-                    recorder.totals[EVICTIONS_SEEN] = recorder.memory.evictions
+                recorder.pull()
                 sums[recorder.namespace] = sums.get(recorder.namespace, 0) + recorder.totals[index]
             for namespace, value in sums.items():
                 yield Observation(value, {"cache.namespace": namespace})
@@ -320,6 +405,18 @@ class Instruments:
 
         return observe
 
+    def _observe_flushes(self, options: CallbackOptions) -> Iterable[Observation]:
+        sums: dict[tuple[str, str], int] = {}
+        for recorder in self._live():
+            found = recorder.coherence
+            if found is None:
+                continue
+            for reason, count in dict(found.flushes).items():
+                key = (recorder.namespace, reason)
+                sums[key] = sums.get(key, 0) + count
+        for (namespace, reason), value in sums.items():
+            yield Observation(value, {"cache.namespace": namespace, "cache.flush.reason": reason})
+
     def _gauge(self, read: Any, combine: Any = sum) -> Any:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             values: dict[str, list[int]] = {}
@@ -331,6 +428,13 @@ class Instruments:
                 yield Observation(combine(found), {"cache.namespace": namespace})
 
         return observe
+
+
+def _tracking(recorder: Recorder) -> int | None:
+    found = recorder.coherence
+    if found is None or found.configured != "tracking":
+        return None
+    return int(found.trusted)
 
 
 def _add_into(target: list[int], values: list[int]) -> None:

@@ -37,6 +37,7 @@ from cachekit.telemetry.metrics import (
     series,
     slot,
 )
+from cachekit.telemetry.report import memory_usage, memory_warnings, operations_table
 
 if TYPE_CHECKING:
     from cachekit.telemetry.metrics import Instruments
@@ -98,6 +99,7 @@ class CachePerformanceMonitor:
         self._window: deque[tuple[float, int, int]] = deque([(self._started, 0, 0)])
         self._slow: deque[dict[str, Any]] = deque(maxlen=_SLOW_KEPT)
         self._degraded_since: float | None = None
+        self._untracked_since: float | None = None
         self._base_counts = [0] * len(self.recorder.counts)
         self._base_seconds = [0.0] * len(self.recorder.seconds)
         self._base_timed = [0] * len(self.recorder.timed)
@@ -289,7 +291,12 @@ class CachePerformanceMonitor:
         """Check every windowed rule now; the alerts this emitted."""
         now = self._clock()
         before = self.engine.emitted
-        memory = self.recorder.memory
+        memory, counts = self.recorder.memory, self.recorder.coherence
+        untracked = counts is not None and counts.configured == "tracking" and not counts.trusted
+        if not untracked:
+            self._untracked_since = None
+        elif self._untracked_since is None:
+            self._untracked_since = now
         self.rules.evaluate(
             now,
             memory_bytes=memory.bytes_used if memory is not None else None,
@@ -297,6 +304,7 @@ class CachePerformanceMonitor:
             invalidations_last_hour=self.invalidations.last_hour(now),
             top_pattern=self.invalidations.top_pattern(),
             degraded_for=None if self._degraded_since is None else now - self._degraded_since,
+            untracked_for=None if self._untracked_since is None else now - self._untracked_since,
         )
         emitted = self.engine.emitted - before
         return list(self.engine.recent)[-emitted:] if emitted else []
@@ -343,26 +351,7 @@ class CachePerformanceMonitor:
         counts = [c - b for c, b in zip(rec.snapshot(), self._base_counts, strict=True)]
         seconds = [c - b for c, b in zip(rec.seconds, self._base_seconds, strict=True)]
         timed = [c - b for c, b in zip(rec.timed, self._base_timed, strict=True)]
-        operations: dict[str, Any] = {}
-        for op, name in enumerate(OPERATIONS):
-            tiers: dict[str, Any] = {}
-            for tier, tier_name in enumerate(TIERS):
-                by_result = {r: counts[slot(op, i, tier)] for i, r in enumerate(RESULTS)}
-                total = sum(by_result.values())
-                if total:
-                    s = series(op, tier)
-                    tiers[tier_name] = {
-                        "count": total,
-                        **{k: v for k, v in by_result.items() if v},
-                        # None: not timed (a memory-only stack's get skips the wrapper)
-                        "avg_duration": seconds[s] / timed[s] if timed[s] else None,
-                        "max_duration": rec.slowest[s] if timed[s] else None,
-                    }
-            if tiers:
-                operations[name] = {
-                    "count": sum(t["count"] for t in tiers.values()),
-                    "tiers": tiers,
-                }
+        operations = operations_table(rec, counts, seconds, timed)
         hits, lookups = self._lookups()
         keygen_n = rec.keygen[0] - self._base_keygen[0]
         loads_n = rec.loads[0] - self._base_loads[0]
@@ -431,44 +420,11 @@ class CachePerformanceMonitor:
 
     def get_memory_usage_stats(self) -> dict[str, Any]:
         """The memory tier's size, bounds and evictions against the thresholds."""
-        memory, cfg = self.recorder.memory, self.config
-        used = memory.bytes_used if memory is not None else 0
-        return {
-            "current": {
-                "memory_tier_bytes": used,
-                "memory_tier_mb": used / 1048576,
-                "memory_tier_entries": memory.entries if memory is not None else 0,
-                "max_entries": memory.max_size if memory is not None else None,
-                "max_bytes": memory.max_bytes if memory is not None else None,
-                "evictions": memory.evictions if memory is not None else 0,
-            },
-            "thresholds": {
-                "warning_bytes": cfg.memory_warning_bytes,
-                "critical_bytes": cfg.memory_critical_bytes,
-                "warning_threshold_reached": used > cfg.memory_warning_bytes,
-                "critical_threshold_reached": used > cfg.memory_critical_bytes,
-            },
-        }
+        return memory_usage(self.recorder.memory, self.config)
 
     def get_memory_warnings(self) -> list[dict[str, Any]]:
         """Warnings when the memory tier is above a threshold (empty when fine)."""
-        stats = self.get_memory_usage_stats()
-        used = stats["current"]["memory_tier_bytes"]
-        for severity in ("critical", "warning"):
-            if stats["thresholds"][f"{severity}_threshold_reached"]:
-                limit = stats["thresholds"][f"{severity}_bytes"]
-                return [
-                    {
-                        "severity": severity,
-                        "message": f"memory tier holds {used / 1048576:.1f} MiB, over "
-                        f"{limit / 1048576:.0f} MiB",
-                        "recommendations": [
-                            "lower memory.max_bytes or memory.max_entries",
-                            "store less per entry (compress, trim responses)",
-                        ],
-                    }
-                ]
-        return []
+        return memory_warnings(self.get_memory_usage_stats())
 
     def get_recent_slow_operations(self) -> list[dict[str, Any]]:
         """The last slow calls (operation, tier, duration, threshold), oldest first."""

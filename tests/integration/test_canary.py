@@ -209,7 +209,7 @@ async def test_canary_never_leaves_telemetry(
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from cachekit.telemetry.instrumented import Instrumented
+    from cachekit.telemetry.attach import instrument_around
     from cachekit.telemetry.otel import Telemetry
 
     spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
@@ -232,7 +232,7 @@ async def test_canary_never_leaves_telemetry(
             config = load_config(
                 environ=environ, root=root, overrides={"monitoring.enabled": False}
             )
-            cache = Instrumented.around(resolve(config), telemetry)
+            cache = instrument_around(resolve(config), telemetry)
             try:
                 for name, args in (("connect", ()), ("set", ("k", 1)), ("get", ("k",))):
                     try:

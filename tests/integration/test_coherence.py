@@ -450,3 +450,61 @@ async def test_coherence_acl_user_without_client_permission_is_bounded(
             ttl = await memory.get_ttl("k")
             assert ttl is not None and ttl <= 2.0
     assert any("cannot track" in record.getMessage() for record in caplog.records)
+
+
+# -- telemetry ---------------------------------------------------------------------------------
+async def test_coherence_telemetry_counts_reports_lag_refusals_flushes_and_lease_waits(
+    redis_server: RedisServer, pipeline: Any
+) -> None:
+    """The coherence metrics reach OpenTelemetry: reports received, their lag, the tracking
+    gauge, flushes by reason, lease waits; and an alert fires while tracking is down."""
+    from cachekit.telemetry.attach import instrument_around
+
+    cfg = config(redis_server, **{"monitoring.degraded_alert_seconds": 0.05})
+    watched = instrument_around(resolve(cfg), pipeline.telemetry)
+    other = resolve(cfg)
+    async with watched, other:
+        await watched.set("k", 1)
+        await asyncio.sleep(0.05)  # Redis reports the write: the lag of this process's write
+        assert await watched.get("k") == 1
+        await other.set("k", 2)  # a report from another stack
+        await asyncio.sleep(0.05)
+
+        release = asyncio.Event()
+
+        async def slow() -> str:
+            await release.wait()
+            return "loaded"
+
+        loading = asyncio.create_task(other.get_or_set("hot", slow))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(watched.get_or_set("hot", lambda: "not me"))
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await loading == "loaded" and await waiting == "loaded"
+
+        killer = aioredis.Redis(host="127.0.0.1", port=redis_server.port)
+        await killer.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # reconnects at once
+        await killer.aclose()
+        redis_server.pause()  # PINGs go unanswered: tracking is lost and stays down
+        try:
+            await asyncio.sleep(1.3)
+            watched.monitor.evaluate()
+            await asyncio.sleep(0.1)
+            watched.monitor.evaluate()
+            rules = {alert.rule for alert in watched.monitor.active_alerts}
+        finally:
+            redis_server.resume()
+        assert "tracking" in rules
+
+    def total(name: str) -> float:
+        return sum(point.value for _, point in pipeline.points(name))
+
+    assert total("cachekit.coherence.invalidations") >= 2
+    assert total("cachekit.lease.waits") >= 1
+    lags = [point for _, point in pipeline.points("cachekit.coherence.lag")]
+    assert lags and sum(point.count for point in lags) >= 1
+    reasons = {
+        attrs["cache.flush.reason"] for attrs, _ in pipeline.points("cachekit.coherence.flushes")
+    }
+    assert {"tracking started", "tracking lost"} <= reasons

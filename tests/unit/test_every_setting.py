@@ -742,7 +742,7 @@ async def _duration_sample_every() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from cachekit.telemetry.instrumented import Instrumented
+    from cachekit.telemetry.attach import instrument_around
     from cachekit.telemetry.otel import Telemetry
 
     recorded = {}
@@ -751,7 +751,7 @@ async def _duration_sample_every() -> None:
         telemetry = Telemetry.noop()
         telemetry.meter_provider = MeterProvider(metric_readers=[reader])
         stack = resolve(cfg("development", monitoring__duration_sample_every=every))
-        cache = Instrumented.around(stack.inner, telemetry, settings=stack.config.monitoring)
+        cache = instrument_around(stack.inner, telemetry, settings=stack.config.monitoring)
         for _ in range(10):
             await cache.set("k", "v")
         points = [

@@ -20,6 +20,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from cachekit import InMemoryCache, StateChange, resolve
 from cachekit.layers.wrapper import CacheWrapper, stack_layers
 from cachekit.protocol import CacheInterface
+from cachekit.telemetry.attach import instrument_around
 from cachekit.telemetry.instrumented import Instrumented
 from cachekit.telemetry.metrics import Instruments, Recorder, TierCounts
 from cachekit.telemetry.otel import OtelEnv, Telemetry, build_telemetry
@@ -446,7 +447,7 @@ async def test_instrumented_aclose_stops_own_providers_and_connect_rebuilds(
         return telemetry
 
     stack = resolve(config(**{"monitoring.enabled": False}))
-    cache = Instrumented.around(stack, factory(), rebuild_telemetry=factory)
+    cache = instrument_around(stack, factory(), rebuild_telemetry=factory)
     async with cache:
         await cache.set("k", 1)
     assert built[0].closed

@@ -34,6 +34,7 @@ from cachekit.layers.coherence import Coherence
 from cachekit.layers.lease import Leases
 from cachekit.layers.refresh import Refresher
 from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
+from cachekit.layers.resilience.counts import StackCounts
 from cachekit.layers.resilience.outage import OutageJournal
 from cachekit.layers.tiered import TieredCache
 from cachekit.layers.wrapper import CacheWrapper
@@ -106,6 +107,7 @@ class ResilientCache(CacheWrapper):
             else None
         )
         self.refresher = Refresher(refresh) if refresh is not None else None
+        self.counts = StackCounts(self.coherence, self.leases, self.refresher)
         self._listeners: list[Callable[[StateChange], object]] = []
         self._status: Status = "ok"
         self._prober: asyncio.Task[None] | None = None
