@@ -189,6 +189,8 @@ class ResilientCache(CacheWrapper):
         else:
             self._succeeded()
             await self.coherence.start(self.remote, limit)
+            if not self.standby:
+                logger.info("cachekit: memory tier coherence: %s", self.coherence.describe())
             return True
         self.breaker.trip(str(error))
         await self.coherence.start(self.remote, 0)  # tracking comes up with Redis
