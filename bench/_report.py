@@ -83,8 +83,10 @@ class Target:
         if not rows:
             return None
         subject = subject_of(rows)
-        if self.op == "abs>=":
+        if self.op in ("abs>=", "abs<="):
             return subject.value
+        if self.op == "p99<=":
+            return float(subject.extra["p99_ms"])
         other = next((r for r in rows if r.contender == self.other), None)
         if other is None:
             return None
@@ -102,6 +104,8 @@ class Target:
             return f"{value * 100:+.1f}% (target <= {self.limit * 100:.0f}%)"
         if self.op == "abs>=":
             return f"{value:,.0f} MB/s (target >= {self.limit:,.0f})"
+        if self.op in ("abs<=", "p99<="):
+            return f"{value:.2f} ms (target <= {self.limit:g} ms)"
         sign = "<=" if self.op.endswith("<=") else ">="
         return f"{value:.2f}x (target {sign} {self.limit}x)"
 
@@ -163,6 +167,15 @@ TARGETS = [
         "overhead<=",
         0.10,
     ),
+    Target(
+        "memory get-hit, coherence tracking vs local",
+        "coherence, memory get-hit",
+        "cachekit, coherence local",
+        ">=",
+        0.9,
+    ),
+    Target("invalidation lag p50", "coherence, invalidation lag", None, "abs<=", 5),
+    Target("invalidation lag p99", "coherence, invalidation lag", None, "p99<=", 50),
     Target(
         "bytes per entry vs cachetools (small dict)",
         "memory held per entry",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import pickle
+import sys
 import time
 import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import cachekit
@@ -204,6 +208,71 @@ async def tiered(settings: Settings, url: str, pool: int) -> list[Result]:
     await ck.aclose()
     await raw.aclose()
     return results
+
+
+async def coherence(settings: Settings, url: str, pool: int) -> list[Result]:
+    """A coherent memory tier: its get-hits against ``coherence = local``, and how long a
+    write in one process takes to reach another process's memory tier (tracking)."""
+    value = record_dict()
+    keys = _keys("coh", settings)
+    tracking = stacks.stack(url, pool=pool, max_entries=2 * settings.keys)
+    local = stacks.stack(url, pool=pool, max_entries=2 * settings.keys, memory__coherence="local")
+    for cache in (tracking, local):
+        await cache.connect()
+        for k in keys:
+            await cache.set(k, value)
+    await asyncio.sleep(0.1)  # the reports of these writes have dropped tracking's copies
+    for k in keys:
+        await tracking.get(k)  # read back into memory
+    contenders = [
+        Contender("cachekit, coherence tracking", tracking.get, subject=True,
+                  note=stacks.describe(tracking)),
+        Contender("cachekit, coherence local", local.get, note="one process only"),
+    ]  # fmt: skip
+    results = await compare("coherence, memory get-hit", contenders, _one(keys), settings)
+    results.append(await _lag(url, 20 if settings.smoke else 1000))
+    for cache in (tracking, local):
+        await cache.clear()
+        await cache.aclose()
+    return results
+
+
+async def _lag(url: str, writes: int) -> Result:
+    """Write ``writes`` keys, 1 ms apart; another process notes when each report arrives."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench._lag_worker", url,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )  # fmt: skip
+    assert worker.stdout is not None and worker.stdin is not None
+    assert (await worker.stdout.readline()).strip() == b"ready"
+    writer = stacks.stack(url, memory__coherence="tracking")
+    sent: dict[str, int] = {}
+    async with writer:
+        for i in range(writes):
+            key = f"lag:{i}"
+            sent[key] = time.monotonic_ns()
+            await writer.set(key, i)
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.2)
+        worker.stdin.close()
+        seen = json.loads(await worker.stdout.readline())
+        await worker.wait()
+        await writer.clear()
+    lags = sorted((seen[k] - t) / 1e6 for k, t in sent.items() if k in seen)
+    p50 = lags[len(lags) // 2]
+    p99 = lags[min(len(lags) - 1, len(lags) * 99 // 100)]
+    return Result(
+        "coherence, invalidation lag between two processes",
+        "cachekit, tracking",
+        p50,
+        unit="ms p50",
+        p50_us=p50 * 1000,
+        p99_us=p99 * 1000,
+        subject=True,
+        note=f"{len(lags)} of {writes} writes reported; from the write's start",
+        extra={"p99_ms": p99, "reported": len(lags), "writes": writes},
+    )
 
 
 async def build_key(settings: Settings) -> list[Result]:

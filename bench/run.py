@@ -27,8 +27,8 @@ from bench._measure import Result, Settings
 from tests.redis_server import RedisServer  # the test suite's throwaway server
 
 HERE = Path(__file__).resolve().parent
-GROUPS = ("memory", "redis", "tiered", "build_key", "codec", "telemetry", "entries")
-NEEDS_REDIS = {"redis", "tiered", "telemetry"}
+GROUPS = ("memory", "redis", "tiered", "coherence", "build_key", "codec", "telemetry", "entries")
+NEEDS_REDIS = {"redis", "tiered", "coherence", "telemetry"}
 POOL = 10
 """Connection pool size of every Redis contender."""
 
@@ -39,6 +39,7 @@ async def run(settings: Settings, only: set[str], url: str, port: int) -> list[R
         "memory": lambda: workloads.memory(settings),
         "redis": lambda: workloads.redis(settings, url, port, POOL),
         "tiered": lambda: workloads.tiered(settings, url, POOL),
+        "coherence": lambda: workloads.coherence(settings, url, POOL),
         "build_key": lambda: workloads.build_key(settings),
         "codec": lambda: workloads.codec(settings),
         "telemetry": lambda: workloads.telemetry(settings, url, POOL),
