@@ -125,7 +125,11 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from cachekit.config.settings import ResolvedSettings, resolve_settings
+    from cachekit.config.settings import (
+        ResolvedSettings,
+        hand_to_child_processes,
+        resolve_settings,
+    )
     from cachekit.extras import require
 
     require("fastapi", "server", "cachekit serve")
@@ -139,7 +143,9 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         sources = dict(resolved.sources)
         sources.update({key: f"command line --{key.split('.')[1]}" for key in given})
         resolved = ResolvedSettings(config=resolved.config, sources=sources, root=resolved.root)
-    return serve(resolved, log_level=args.log_level)
+    if args.workers > 1:
+        hand_to_child_processes(args.env, given)
+    return serve(resolved, log_level=args.log_level, workers=args.workers)
 
 
 def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
@@ -196,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
     serve.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: server.port, 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); their memory tiers stay coherent through Redis",
+    )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

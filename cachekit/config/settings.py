@@ -237,6 +237,18 @@ def environ_or_process(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
+def hand_to_child_processes(
+    environment: str | None, overrides: Mapping[str, Any] | None = None
+) -> None:
+    """Put ``environment`` and dotted ``overrides`` into this process's environment, as
+    ``CACHEKIT_ENV`` and ``CACHEKIT_*`` variables, so worker processes started from it
+    (``cachekit serve --workers``) resolve the same settings."""
+    if environment:
+        os.environ["CACHEKIT_ENV"] = environment
+    for dotted, value in (overrides or {}).items():
+        os.environ[PREFIX + dotted.replace(".", "__").upper()] = str(value)
+
+
 def load_settings(
     *,
     environ: Mapping[str, str] | None = None,

@@ -257,11 +257,22 @@ def uvicorn_config(settings: ResolvedSettings, *, log_level: str = "info") -> An
     )
 
 
-def serve(settings: ResolvedSettings, *, log_level: str = "info") -> int:
+def worker_app() -> FastAPI:
+    """The app of one worker process of ``cachekit serve --workers N`` (uvicorn imports it
+    by name): the settings resolved from the environment the parent handed down."""
+    from cachekit.config.settings import resolve_settings
+
+    return_large_frees_to_the_os()
+    return create_app(settings=resolve_settings())
+
+
+def serve(settings: ResolvedSettings, *, log_level: str = "info", workers: int = 1) -> int:
     """Run the service until interrupted; 0 after a clean shutdown, 1 when it failed to start.
 
     Refuses to start (``CacheConfigError`` naming ``server.token``) when writes would
-    need a token and none is set.
+    need a token and none is set. With ``workers`` > 1, uvicorn runs that many worker
+    processes on one socket, each with a stack of its own; their memory tiers stay
+    coherent through Redis (``memory.coherence``).
     """
     import uvicorn
 
@@ -271,6 +282,20 @@ def serve(settings: ResolvedSettings, *, log_level: str = "info") -> int:
     TokenRule(
         config.server.token, environment=config.environment, host=config.server.host
     ).enforce()
+    if workers > 1:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.run(
+                "cachekit.web.server:worker_app",
+                factory=True,
+                workers=workers,
+                host=config.server.host,
+                port=config.server.port,
+                log_level=log_level,
+                log_config=log_config(),
+                lifespan="on",
+                server_header=False,
+            )
+        return 0
     return_large_frees_to_the_os()
     server = uvicorn.Server(uvicorn_config(settings, log_level=log_level))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutdown
