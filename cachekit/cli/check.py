@@ -50,12 +50,13 @@ def _security_lines(config: CacheConfig, out: TextIO) -> str | None:
 def _server_line(config: CacheConfig, out: TextIO) -> str | None:
     """Report who may write through ``cachekit serve``; why it would not start, if so."""
     server = config.server
-    rule = TokenRule(server.token, environment=config.environment, host=server.host)
+    rule = TokenRule.from_config(server, environment=config.environment)
     where = f"{server.host}:{server.port}"
+    needs = "every request but /livez and /readyz" if server.auth == "all" else "writes"
     text = {
-        "token": "writes need the bearer token (server.token is set)",
-        "open": "writes open without a token (development/testing on loopback only)",
-        "refused": "server.token is not set: `cachekit serve` would refuse to start",
+        "token": f"{needs} and ops need a token ({len(server.tokens) + bool(server.token)} set)",
+        "open": "open without a token (development/testing on loopback only)",
+        "refused": "no token is set: `cachekit serve` would refuse to start",
     }[rule.mode]
     _line(out, "serve", f"{where}, {text}")
     return None if rule.refusal is None else f"server.token: {rule.refusal}"

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from difflib import get_close_matches
 from typing import Any, TextIO
 
 from cachekit.cli.output import render_table, to_toml
@@ -26,7 +27,10 @@ def _resolve(args: argparse.Namespace, *, posture: bool = True) -> Any:
     from cachekit.config.settings import resolve_settings
 
     return resolve_settings(
-        environment=args.env, preset=getattr(args, "preset", None), posture=posture
+        environment=args.env,
+        preset=getattr(args, "preset", None),
+        posture=posture,
+        environment_source="--env" if args.env else None,
     )
 
 
@@ -75,11 +79,24 @@ def _show(value: Any) -> str:
 
 
 def _cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from cachekit.config.model import OPEN_ENVIRONMENTS
+    from cachekit.web.tokens import TokenRule
+
     resolved = _resolve(args)
     config = resolved.config
+    refusal = TokenRule.from_config(config.server, environment=config.environment).refusal
+    if refusal is not None and args.for_ == "serve":
+        raise CacheConfigError(
+            [ConfigProblem(key="server.token", message=f"`cachekit serve` needs it: {refusal}")]
+        )
     out.write(
         f"configuration valid: environment {config.environment}, preset {config.preset}\n"
     )
+    if refusal is not None and config.environment not in OPEN_ENVIRONMENTS:
+        out.write(
+            f"cachekit: warning: `cachekit serve` would refuse to start: server.token: "
+            f"{refusal} (--for serve makes this an error)\n"
+        )
     _write_findings(config, out)
     return EXIT_OK
 
@@ -102,9 +119,13 @@ def _cmd_presets_show(args: argparse.Namespace, out: TextIO) -> int:
     from cachekit.config.presets import preset_names, read_preset
 
     if args.name not in preset_names():
-        raise CacheConfigError(
-            [ConfigProblem(key="preset", message="unknown preset", value=repr(args.name))]
-        )
+        hint = get_close_matches(args.name, preset_names(), n=1, cutoff=0.5)
+        if not hint:
+            hint = [name for name in preset_names() if name.startswith(args.name)][:1]
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        message = f"unknown preset{suggestion}; known: {', '.join(preset_names())}"
+        problem = ConfigProblem(key="preset", message=message, value=repr(args.name))
+        raise CacheConfigError([problem])
     about = read_preset(args.name)[1]
     out.write(f"{args.name}: {about.get('description', '')}\n")
     if about.get("use_cases"):
@@ -181,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="exit 0 when valid, else print every problem and exit 2"
     )
     validate.add_argument("--env", help="environment (default: CACHEKIT_ENV or development)")
+    validate.add_argument(
+        "--for",
+        dest="for_",
+        choices=["serve"],
+        help="also require what `cachekit serve` needs (a token outside development/testing)",
+    )
     validate.set_defaults(handler=_cmd_config_validate)
 
     presets = sub.add_parser("presets", help="list or show presets")

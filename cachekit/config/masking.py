@@ -20,7 +20,9 @@ __all__ = [
     "mask_value",
 ]
 
-# Dotted keys whose values are secrets: masked in every output.
+# Dotted keys whose values are secrets: masked in every output. Any key whose last part is
+# password, token or secret is one too (``server.tokens.<name>.token``), and so are the
+# ``password`` / ``username`` query values of URLs (``mask_url``).
 SECRET_KEYS: frozenset[str] = frozenset(
     {
         "redis.password",
@@ -54,6 +56,8 @@ def mask_value(dotted_key: str, value: Any) -> Any:
     """Display form of ``value`` stored under ``dotted_key``."""
     if value is None:
         return None
+    if isinstance(value, dict) and not is_secret(dotted_key):
+        return mask_tree(value, dotted_key + ".")  # a table shown whole: e.g. a token grant
     if is_secret(dotted_key):
         if isinstance(value, list):
             return [MASK for _ in value]

@@ -9,7 +9,7 @@ works as in the original documentation.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -266,24 +266,60 @@ class RefreshConfig(RefreshPolicy, frozen=True, forbid_unknown_fields=True, kw_o
         return self
 
 
-class ServerConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``cachekit serve`` and the ops router: bind address, write token, request limits.
+Scope = Literal["read", "write", "admin"]
+OPEN_ENVIRONMENTS: Final = frozenset({"development", "testing"})
+"""Environments whose service may run without a token (on a loopback host), or weak ones."""
+MIN_TOKEN_LENGTH: Final = 32
+"""Shortest token accepted outside ``OPEN_ENVIRONMENTS``."""
+NamespaceGrant = Annotated[str, msgspec.Meta(pattern=r"^(\*|[A-Za-z0-9_.-]{1,64})$")]
+AuthMode = Literal["writes", "all"]
 
-    ``token`` is the bearer token of the mutating endpoints (a secret: set it in
-    ``.secrets.toml`` or ``CACHEKIT_SERVER__TOKEN``). Without one, writes are open only in
-    the ``development`` and ``testing`` environments on a loopback address.
+
+class TokenGrant(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One bearer token of the service and what it may do: ``scopes`` (``read`` values,
+    ``write`` them, ``admin`` the ops endpoints) in ``namespaces`` (``"*"``: all)."""
+
+    token: Annotated[str, msgspec.Meta(min_length=1)]
+    namespaces: Annotated[tuple[NamespaceGrant, ...], msgspec.Meta(min_length=1)]
+    scopes: Annotated[tuple[Scope, ...], msgspec.Meta(min_length=1)]
+
+    def __repr__(self) -> str:
+        return f"TokenGrant(token='***', namespaces={self.namespaces!r}, scopes={self.scopes!r})"
+
+
+class ServerConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``cachekit serve`` and the ops router: bind address, who may do what, request limits.
+
+    ``token`` is the admin token: every scope in every namespace. ``tokens`` are named
+    grants (``TokenGrant``) for tenants. ``auth`` says what needs a token: ``"writes"``
+    (reads are open) or ``"all"``. With no token at all, everything is open, and only in
+    the ``development`` and ``testing`` environments on a loopback address. Tokens are
+    secrets: set them in ``.secrets.toml`` or ``CACHEKIT_SERVER__TOKEN``.
+
+    ``readiness_interval``: seconds ``/readyz`` answers from the last probe of the stack.
+    ``header_timeout`` / ``body_timeout``: seconds a client has to send a request's headers,
+    then its body; ``keep_alive_timeout``: seconds an idle connection stays open;
+    ``max_connections``: connections served at once (requests beyond get 503).
     """
 
     host: Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)]
     max_body_bytes: PositiveInt
     require_redis: bool
+    auth: AuthMode
+    tokens: dict[Name, TokenGrant]
+    readiness_interval: PositiveFloat
+    header_timeout: PositiveFloat
+    body_timeout: PositiveFloat
+    keep_alive_timeout: PositiveFloat
+    max_connections: PositiveInt
     token: Annotated[str, msgspec.Meta(min_length=1)] | None = None
 
     def __repr__(self) -> str:
         token = "None" if self.token is None else "'***'"
         return (
-            f"ServerConfig(host={self.host!r}, port={self.port}, token={token}, "
+            f"ServerConfig(host={self.host!r}, port={self.port}, auth={self.auth!r}, "
+            f"token={token}, tokens=<{len(self.tokens)} grants>, "
             f"max_body_bytes={self.max_body_bytes}, require_redis={self.require_redis})"
         )
 

@@ -232,6 +232,31 @@ def _chosen_preset(layers: list[Layer], environment: str) -> tuple[str, str]:
     return FALLBACK_PRESET, f"default (no preset for environment '{environment}')"
 
 
+def _unknown_environment(environment: str, source: str, layers: list[Layer]) -> ConfigProblem:
+    """An environment with no preset of its name, no settings section and no preset chosen:
+    most likely a typo (``prod``), which would silently run the fallback preset."""
+    sections = {
+        layer.name.rsplit("[", 1)[1].rstrip("]")
+        for layer in layers
+        if layer.name.endswith("]") and "[" in layer.name
+    } - {"default"}
+    known = sorted(set(preset_names()) | sections)
+    hint = get_close_matches(environment, known, n=1, cutoff=0.5)
+    if not hint:  # "prod" is a prefix of "production": closer than difflib sees
+        hint = [name for name in known if name.startswith(environment)][:1]
+    suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return ConfigProblem(
+        key="environment",
+        message=(
+            f"unknown environment{suggestion}: no preset of that name, no [{environment}] "
+            f"section in {SETTINGS_FILE}, and no preset chosen; known: {', '.join(known)}. "
+            "Set preset = \"...\" to use another name"
+        ),
+        value=repr(environment)[:80],
+        source=source,
+    )
+
+
 def environ_or_process(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     """``environ``, or the process environment when None: the one place it is read."""
     return os.environ if environ is None else environ
@@ -258,20 +283,34 @@ def load_settings(
     root: str | Path | None = None,
     use_files: bool = True,
     extra_files: tuple[str | Path, ...] = (),
+    environment_source: str | None = None,
 ) -> LoadedSettings:
     """Read every layer and merge them; problems found on the way are collected, not raised.
 
-    ``environ`` defaults to ``os.environ``; tests pass a mapping instead.
+    ``environ`` defaults to ``os.environ``; tests pass a mapping instead. An environment
+    from ``CACHEKIT_ENV`` (or one with an ``environment_source``, such as the CLI's
+    ``--env``) must have a preset or a settings section of its name, or a preset chosen:
+    otherwise it is a problem with a did-you-mean (``prod``), not a silent fallback.
     """
     env = environ_or_process(environ)
     problems: list[ConfigProblem] = []
     if environment:
-        env_source = "argument"
+        env_source = environment_source or "argument"
     elif env.get("CACHEKIT_ENV"):
         environment, env_source = env["CACHEKIT_ENV"], "CACHEKIT_ENV"
     else:
         environment, env_source = DEFAULT_ENVIRONMENT, "default"
-    root_path = Path(root or env.get("CACHEKIT_SETTINGS_ROOT") or Path.cwd()).resolve()
+    root_given = root or env.get("CACHEKIT_SETTINGS_ROOT")
+    root_path = Path(root_given or Path.cwd()).resolve()
+    if root_given and use_files and not root_path.is_dir():
+        problems.append(
+            ConfigProblem(
+                key="CACHEKIT_SETTINGS_ROOT" if root is None else "root",
+                message="no such directory: the settings files are looked for there",
+                value=repr(str(root_given))[:200],
+                source="CACHEKIT_SETTINGS_ROOT" if root is None else "argument",
+            )
+        )
 
     layers: list[Layer] = []
     if use_files:
@@ -297,6 +336,10 @@ def load_settings(
             )
 
     preset_name, preset_source = _chosen_preset(layers, environment)
+    if env_source != "argument" and preset_source.startswith("default (no preset") and not any(
+        layer.name.endswith(f"[{environment}]") for layer in layers
+    ):
+        problems.append(_unknown_environment(environment, env_source, layers))
     data: dict[str, Any] = {}
     sources: dict[str, str] = {}
     base, _ = read_preset(BASE)
@@ -359,6 +402,7 @@ def resolve_settings(
     use_files: bool = True,
     extra_files: tuple[str | Path, ...] = (),
     posture: bool = True,
+    environment_source: str | None = None,
 ) -> ResolvedSettings:
     """Load, merge and validate every layer; raise ``CacheConfigError`` listing all problems.
 
@@ -372,6 +416,7 @@ def resolve_settings(
         root=root,
         use_files=use_files,
         extra_files=extra_files,
+        environment_source=environment_source,
     )
     config = build_config(loaded.data, loaded.sources, loaded.problems, posture=posture)
     sources = dict(loaded.sources)

@@ -17,7 +17,12 @@ import msgspec
 
 from cachekit.config.credentials import credential_problems, tls_file_problems
 from cachekit.config.masking import MASK, is_secret, looks_secret, mask_value
-from cachekit.config.model import COMPRESSION_LEVELS, CacheConfig
+from cachekit.config.model import (
+    COMPRESSION_LEVELS,
+    MIN_TOKEN_LENGTH,
+    OPEN_ENVIRONMENTS,
+    CacheConfig,
+)
 from cachekit.config.posture import evaluate
 from cachekit.config.tree import get
 from cachekit.config.urls import endpoint, url_problem
@@ -203,6 +208,31 @@ def _check_thresholds(data: dict[str, Any], check: _Checker) -> None:
 def _check_server(data: dict[str, Any], check: _Checker) -> None:
     if get(data, "server.require_redis") is True and get(data, "redis.url") == "":
         check.add("server.require_redis", "needs redis.url: there is no Redis to require", True)
+    environment = get(data, "environment")
+    if isinstance(environment, str) and environment not in OPEN_ENVIRONMENTS:
+        tokens = get(data, "server.tokens")
+        found = [("server.token", get(data, "server.token"))]
+        if isinstance(tokens, dict):
+            found += [(f"server.tokens.{n}.token", get(g, "token")) for n, g in tokens.items()]
+        for key, token in found:
+            if isinstance(token, str) and len(token) < MIN_TOKEN_LENGTH:
+                check.add(
+                    key,
+                    f"shorter than {MIN_TOKEN_LENGTH} characters, which environment "
+                    f"{environment!r} refuses (only development and testing accept short "
+                    "tokens): make one with python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'",
+                    token,
+                )
+    if isinstance(tokens := get(data, "server.tokens"), dict):
+        seen: dict[str, str] = {}
+        for name, grant in tokens.items():
+            token = get(grant, "token") if isinstance(grant, dict) else None
+            if isinstance(token, str):
+                if token in seen or token == get(data, "server.token"):
+                    other = seen.get(token, "server.token")
+                    check.add(f"server.tokens.{name}.token", f"the same token as {other}")
+                seen.setdefault(token, f"server.tokens.{name}")
 
 
 def _check_resilience(data: dict[str, Any], check: _Checker) -> None:

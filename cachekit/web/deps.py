@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the lifespan's runtime, the cache, the AI cache, the write token.
+"""FastAPI dependencies: the lifespan's runtime, the cache, the AI cache, the token guards.
 
 Each is a plain function of the request, so tests swap any of them with
 ``app.dependency_overrides[get_cache] = lambda: fake``.
@@ -53,13 +53,39 @@ async def get_ai_cache(request: Request) -> AIResponseCache:
     return runtime_of(request).ai_cache
 
 
+def _authorize(request: Request, scope: str) -> None:
+    namespace = request.path_params.get("namespace")
+    denial = runtime_of(request).token_rule.authorize(
+        request.headers.get("authorization"), scope, namespace
+    )
+    if denial is None:
+        return
+    if denial.status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="cachekit"'}
+        raise ProblemError(401, "unauthorized", denial.reason, headers=headers)
+    raise ProblemError(403, "forbidden", denial.reason)
+
+
+async def require_read(request: Request) -> None:
+    """Dependency of reads: a token with ``read`` on the path's namespace when
+    ``server.auth = "all"`` (reads are open under ``"writes"``)."""
+    _authorize(request, "read")
+
+
+async def require_write(request: Request) -> None:
+    """Dependency of writes: a token with ``write`` on the path's namespace."""
+    _authorize(request, "write")
+
+
 async def require_token(request: Request) -> None:
-    """Dependency of mutating endpoints: a valid bearer token, unless writes are open."""
-    reason = runtime_of(request).token_rule.check(request.headers.get("authorization"))
-    if reason is not None:
-        raise ProblemError(
-            401, "unauthorized", reason, headers={"WWW-Authenticate": 'Bearer realm="cachekit"'}
-        )
+    """Dependency of the ops endpoints (and your own admin routes): a token with the
+    ``admin`` scope (``server.token`` has it), unless the service is open."""
+    _authorize(request, "admin")
+
+
+require_admin = require_token
+GUARDS: Final = frozenset({require_read, require_write, require_token})
+"""The dependencies that need a token (an app with one of them needs a token rule)."""
 
 
 RuntimeDep = Annotated[CacheRuntime, Depends(get_runtime)]

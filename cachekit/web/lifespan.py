@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from cachekit.config.model import CacheConfig
 from cachekit.config.settings import ResolvedSettings
 from cachekit.protocol import CacheInterface
-from cachekit.web.deps import STATE_KEY, require_token
+from cachekit.web.deps import GUARDS, STATE_KEY
 from cachekit.web.runtime import CacheRuntime
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
@@ -75,7 +75,7 @@ def cachekit_lifespan(
 
 
 def _has_guarded_routes(routes: Iterable[Any]) -> bool:
-    """Whether any route (in included routers and mounts too) depends on ``require_token``."""
+    """Whether any route (in included routers and mounts too) depends on a token guard."""
     for route in routes:
         dependant = getattr(route, "dependant", None)
         if dependant is not None and _depends_on_token(dependant):
@@ -83,7 +83,7 @@ def _has_guarded_routes(routes: Iterable[Any]) -> bool:
         # FastAPI >= 0.16x keeps an included router whole, with its include-time dependencies.
         context = getattr(route, "include_context", None)
         for dependency in getattr(context, "dependencies", None) or ():
-            if getattr(dependency, "dependency", None) is require_token:
+            if _is_guard(getattr(dependency, "dependency", None)):
                 return True
         children = getattr(route, "routes", None)
         if children is None:
@@ -94,6 +94,10 @@ def _has_guarded_routes(routes: Iterable[Any]) -> bool:
 
 
 def _depends_on_token(dependant: Any) -> bool:
-    if dependant.call is require_token:
+    if _is_guard(dependant.call):
         return True
     return any(_depends_on_token(sub) for sub in dependant.dependencies)
+
+
+def _is_guard(call: Any) -> bool:
+    return any(call is guard for guard in GUARDS)

@@ -6,7 +6,11 @@ Mount it in any app whose lifespan is ``cachekit_lifespan``::
 
 ``/livez`` answers as long as the process does. ``/readyz`` is 503 when the stack cannot
 serve, 200 with ``"status": "degraded"`` when it serves from memory (503 then too with
-``server.require_redis``). ``POST /cache/invalidate`` needs the bearer token.
+``server.require_redis``); it answers from the last probe, so a flood of requests costs one
+Redis probe per ``server.readiness_interval``. Both are open to anyone. ``/cache/status``,
+``/cache/stats``, ``/cache/config`` and ``POST /cache/invalidate`` need a token with the
+``admin`` scope (``server.token`` has it), unless the service is open (no token at all,
+development/testing on loopback).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from cachekit.web.deps import RuntimeDep, require_token
 from cachekit.web.problems import problem_response, problem_responses
 
 OPERATION_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_HTTP_PATTERN = 256
+"""Longest pattern ``POST /cache/invalidate`` accepts (the library's limit is
+``cachekit.backends.glob.MAX_PATTERN_LENGTH``)."""
 
 
 class Health(BaseModel):
@@ -49,7 +56,7 @@ class InvalidateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     operation: Annotated[str | None, Field(pattern=OPERATION_PATTERN)] = None
-    pattern: Annotated[str | None, Field(min_length=1, max_length=256)] = None
+    pattern: Annotated[str | None, Field(min_length=1, max_length=MAX_HTTP_PATTERN)] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> InvalidateRequest:
@@ -100,17 +107,24 @@ def ops_router(*, prefix: str = "", tags: Sequence[str | Enum] = ("cachekit ops"
         ready, body = await runtime.readiness()
         return json_response(body, 200 if ready else 503)
 
-    @router.get("/cache/status", name="cachekit_status", summary="Stack status")
+    admin: dict[str, Any] = {
+        "dependencies": [Depends(require_token)],
+        "responses": problem_responses(401, 403),
+    }
+
+    @router.get("/cache/status", name="cachekit_status", summary="Stack status", **admin)
     async def status(runtime: RuntimeDep) -> Response:
         """Health, environment, preset, the stack's composition and the write mode."""
         return json_response(await runtime.status())
 
-    @router.get("/cache/stats", name="cachekit_stats", summary="Stack counters")
+    @router.get("/cache/stats", name="cachekit_stats", summary="Stack counters", **admin)
     async def stats(runtime: RuntimeDep) -> Response:
         """Counters of each layer of the stack (hits, misses, evictions, ...)."""
         return json_response(await runtime.stats())
 
-    @router.get("/cache/config", name="cachekit_config", summary="Resolved configuration")
+    @router.get(
+        "/cache/config", name="cachekit_config", summary="Resolved configuration", **admin
+    )
     async def config(runtime: RuntimeDep) -> Response:
         """The resolved configuration, secrets masked, with the layer of each value."""
         return json_response(runtime.config_view())
@@ -121,7 +135,7 @@ def ops_router(*, prefix: str = "", tags: Sequence[str | Enum] = ("cachekit ops"
         summary="Invalidate entries",
         response_model=InvalidateResult,
         dependencies=[Depends(require_token)],
-        responses=problem_responses(401, 413, 422, 501, 503),
+        responses=problem_responses(401, 403, 413, 422, 501, 503),
     )
     async def invalidate(body: InvalidateRequest, runtime: RuntimeDep) -> Any:
         """Remove an AI operation's entries or the keys matching a pattern (token needed)."""

@@ -9,7 +9,6 @@ route, wrong method) and ``urn:cachekit:problem:<slug>`` for cachekit's own. Bad
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,9 +18,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from cachekit.errors import CacheUnavailableError, CacheValueError
+from cachekit.web.limits import TYPE_PREFIX, title
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_PREFIX = "urn:cachekit:problem:"
 
 logger = logging.getLogger("cachekit.server")
 
@@ -68,10 +67,7 @@ def problem_response(
 
 
 def _title(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+    return title(status)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:

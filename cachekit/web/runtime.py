@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from cachekit.backends.glob import check_pattern
 from cachekit.config.masking import mask_tree, mask_url
 from cachekit.config.model import CacheConfig
 from cachekit.config.settings import ResolvedSettings, resolve_settings
@@ -58,8 +59,8 @@ class CacheRuntime:
         self.config = config
         self.sources = dict(sources or {})
         self.host = host or config.server.host
-        self.token_rule = TokenRule(
-            config.server.token, environment=config.environment, host=self.host
+        self.token_rule = TokenRule.from_config(
+            config.server, environment=config.environment, host=self.host
         )
         #: The stack's AI layer, or one over the stack (per-operation TTLs from config).
         self.ai_cache = find_ai_layer(cache) or AIResponseCache(
@@ -71,6 +72,9 @@ class CacheRuntime:
         )
         self._clock = clock
         self._started_at: float | None = None
+        # /readyz answers from the last probe: (when, report), and the probe in flight.
+        self._last_probe: tuple[float, HealthReport] | None = None
+        self._probing: asyncio.Future[HealthReport] | None = None
 
     @classmethod
     def build(
@@ -133,7 +137,9 @@ class CacheRuntime:
         self._started_at = self._clock()
 
     async def stop(self) -> None:
-        """Close the stack's connections."""
+        """Close the stack's connections (a readiness probe still running is cancelled)."""
+        if self._probing is not None:
+            self._probing.cancel()
         await self.cache.aclose()
 
     # -- what the ops endpoints report ------------------------------------------------
@@ -150,10 +156,29 @@ class CacheRuntime:
         except CacheError as exc:
             return HealthReport(status="unavailable", reasons=(str(exc),))
 
+    async def probed_health(self) -> HealthReport:
+        """``health()`` at most once per ``server.readiness_interval``: within it, the last
+        report; concurrent callers share the probe in flight. A flood of ``/readyz``
+        requests thus costs one Redis probe per interval, whatever its rate."""
+        last = self._last_probe
+        if last is not None and self._clock() - last[0] < self.config.server.readiness_interval:
+            return last[1]
+        probe = self._probing
+        if probe is None:  # a task of its own: a caller that goes away does not cancel it
+            probe = self._probing = asyncio.ensure_future(self.health())
+            probe.add_done_callback(self._probed)
+        return await asyncio.shield(probe)
+
+    def _probed(self, probe: asyncio.Future[HealthReport]) -> None:
+        self._probing = None
+        if not probe.cancelled() and probe.exception() is None:
+            self._last_probe = (self._clock(), probe.result())
+
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether to take traffic, and why: not when the stack cannot serve, nor when it
-        serves from memory and ``server.require_redis`` is set."""
-        report = await self.health()
+        serves from memory and ``server.require_redis`` is set. Answers from the last probe
+        (``probed_health``)."""
+        report = await self.probed_health()
         body = report.to_dict()
         ready = report.serving
         if report.status == "degraded" and self.config.server.require_redis:
@@ -227,7 +252,7 @@ class CacheRuntime:
             return await self.ai_cache.invalidate_by_operation(operation)
         if pattern is None:
             raise ValueError("give an operation or a pattern")
-        return await self.cache.delete_matching(pattern)
+        return await self.cache.delete_matching(check_pattern(pattern))
 
     def __repr__(self) -> str:
         return (

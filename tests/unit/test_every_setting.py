@@ -1000,6 +1000,73 @@ async def _server_require_redis() -> None:
     assert rejected(redis__url="", server__require_redis=True)
 
 
+@probe("server.auth")
+async def _server_auth() -> None:
+    get = ("GET", "/v1/cache/n/k")
+    assert await status_of(server_cfg(server__token="t0ken", server__auth="writes"), *get) == 404
+    assert await status_of(server_cfg(server__token="t0ken", server__auth="all"), *get) == 401
+
+
+@probe("server.tokens")
+async def _server_tokens() -> None:
+    grant = {"reader": {"token": "r" * 32, "namespaces": ["a"], "scopes": ["read"]}}
+    config = server_cfg(server__tokens=grant, server__auth="all")
+    reader = {"Authorization": "Bearer " + "r" * 32}
+    assert await status_of(config, "GET", "/v1/cache/a/k", headers=reader) == 404
+    assert await status_of(config, "GET", "/v1/cache/b/k", headers=reader) == 403
+    assert await status_of(config, "PUT", "/v1/cache/a/k", json=1, headers=reader) == 403
+
+
+@probe("server.readiness_interval")
+async def _server_readiness_interval() -> None:
+    from cachekit.testing import FakeCache
+    from cachekit.web.runtime import CacheRuntime
+
+    class Counting(FakeCache):
+        probes = 0
+
+        async def health(self) -> Any:
+            self.probes += 1
+            return await super().health()
+
+    for interval, probes in ((60.0, 1), (0.001, 5)):
+        now = [1000.0]
+        cache = Counting()
+        runtime = CacheRuntime(
+            cache,
+            config=server_cfg(server__readiness_interval=interval),
+            clock=lambda now=now: now[0],
+        )
+        for _ in range(5):
+            await runtime.readiness()
+            now[0] += 0.01
+        assert cache.probes == probes
+
+
+@probe("server.header_timeout", "server.body_timeout")
+async def _server_read_timeouts() -> None:
+    from cachekit.config.settings import ResolvedSettings
+    from cachekit.web.server import uvicorn_config
+
+    for header, body in ((1.5, 7.0), (3.0, 9.0)):
+        config = server_cfg(server__header_timeout=header, server__body_timeout=body)
+        protocol = uvicorn_config(ResolvedSettings(config=config, sources={}, root=".")).http
+        assert (protocol.header_timeout, protocol.body_timeout) == (header, body)
+
+
+@probe("server.keep_alive_timeout", "server.max_connections")
+async def _server_connection_limits() -> None:
+    from cachekit.config.settings import ResolvedSettings
+    from cachekit.web.server import uvicorn_config
+
+    for keep_alive, connections in ((2.0, 10), (20.0, 500)):
+        config = server_cfg(
+            server__keep_alive_timeout=keep_alive, server__max_connections=connections
+        )
+        uv = uvicorn_config(ResolvedSettings(config=config, sources={}, root="."))
+        assert (uv.timeout_keep_alive, uv.limit_concurrency) == (keep_alive, connections)
+
+
 def test_every_setting_has_a_probe() -> None:
     """The schema walk covers every leaf: each has a probe, and no probe names a non-leaf."""
     leaves = {name for name, _ in schema_leaves()}

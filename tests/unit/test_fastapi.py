@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,11 @@ from cachekit.testing import Call, FakeCache, FakeClock, override_cache
 from cachekit.web.runtime import CacheRuntime
 from cachekit.web.tokens import TokenRule
 from tests.http_helpers import bearer, settings
+
+# Production wants tokens of 32 characters or more.
+TOKEN = "t0ken-0123456789abcdefghijklmnopq"
+SECRET_TOKEN = "s3cret-token-0123456789abcdefghij"
+CANARY_TOKEN = "canary-token-77-0123456789abcdefgh"
 
 
 def make_app(*, lifespan: Any = None, ops: bool = True, **kwargs: Any) -> FastAPI:
@@ -104,10 +110,10 @@ def test_lifespan_wraps_the_apps_own_lifespan() -> None:
     assert cache.closed
 
 
-def test_lifespan_reads_the_layered_settings_at_startup() -> None:
+def test_lifespan_reads_the_layered_settings_at_startup(tmp_path: Path) -> None:
     """Without config the lifespan resolves the settings layers (here a mapping)."""
     environ = {"CACHEKIT_ENV": "testing", "CACHEKIT_TTL__DEFAULT": "123"}
-    app = make_app(settings=None, environ=environ, root="/nonexistent")
+    app = make_app(settings=None, environ=environ, root=tmp_path)
     with TestClient(app) as client:
         leaf = client.get("/cache/config").json()["settings"]["ttl.default"]
     assert leaf == {"value": 123, "source": "CACHEKIT_TTL__DEFAULT"}
@@ -259,7 +265,7 @@ def test_ops_router_stats_counts_hits_and_misses() -> None:
 
 def test_ops_router_config_masks_secrets_and_names_sources() -> None:
     """/cache/config shows every leaf with its source; secrets appear nowhere."""
-    canary = "canary-token-8d1f"
+    canary = "canary-token-8d1f-0123456789abcdef"
     config = settings(
         "production",
         redis__url="redis://user:canary-password-8d1f@127.0.0.1:1/0",
@@ -267,8 +273,10 @@ def test_ops_router_config_masks_secrets_and_names_sources() -> None:
         server__token=canary,
     )
     with TestClient(make_app(settings=config, cache=FakeCache())) as client:
-        raw = client.get("/cache/config").text + client.get("/cache/status").text
-        leaves = client.get("/cache/config").json()["settings"]
+        admin = bearer(canary)
+        raw = client.get("/cache/config", headers=admin).text
+        raw += client.get("/cache/status", headers=admin).text
+        leaves = client.get("/cache/config", headers=admin).json()["settings"]
     assert "canary" not in raw
     assert leaves["server.token"] == {"value": "***", "source": "CACHEKIT_SERVER__TOKEN"}
     assert leaves["redis.url"]["value"] == "redis://user:***@127.0.0.1:1/0"
@@ -339,7 +347,7 @@ def production(**leaves: Any) -> Any:
 
 def test_token_rule_production_with_token_requires_it() -> None:
     """In production with a token, invalidation without it or with a wrong one is 401."""
-    app = make_app(settings=production(server__token="s3cret-token"), cache=FakeCache())
+    app = make_app(settings=production(server__token=SECRET_TOKEN), cache=FakeCache())
     with TestClient(app) as client:
         missing = client.post("/cache/invalidate", json={"pattern": "*"})
         wrong = client.post("/cache/invalidate", json={"pattern": "*"}, headers=bearer("nope"))
@@ -347,7 +355,7 @@ def test_token_rule_production_with_token_requires_it() -> None:
             "/cache/invalidate", json={"pattern": "*"}, headers={"Authorization": "Basic czNjcmV0"}
         )
         good = client.post(
-            "/cache/invalidate", json={"pattern": "*"}, headers=bearer("s3cret-token")
+            "/cache/invalidate", json={"pattern": "*"}, headers=bearer(SECRET_TOKEN)
         )
     assert [r.status_code for r in (missing, wrong, basic, good)] == [401, 401, 401, 200]
     assert missing.headers["www-authenticate"].startswith("Bearer")
@@ -372,7 +380,7 @@ def test_token_rule_applies_only_to_apps_with_guarded_routes() -> None:
 
 def test_token_rule_user_routes_can_require_the_token() -> None:
     """An app's own route guarded by ``require_token`` follows the same rule."""
-    app = make_app(settings=production(server__token="t0ken"), cache=FakeCache(), ops=False)
+    app = make_app(settings=production(server__token=TOKEN), cache=FakeCache(), ops=False)
 
     @app.post("/admin/flush", dependencies=[Depends(require_token)])
     async def flush(cache: CacheDep) -> dict[str, bool]:
@@ -381,7 +389,7 @@ def test_token_rule_user_routes_can_require_the_token() -> None:
 
     with TestClient(app) as client:
         assert client.post("/admin/flush").status_code == 401
-        assert client.post("/admin/flush", headers=bearer("t0ken")).status_code == 200
+        assert client.post("/admin/flush", headers=bearer(TOKEN)).status_code == 200
     app = make_app(settings=production(), cache=FakeCache(), ops=False)
     app.post("/admin/flush", dependencies=[Depends(require_token)])(flush)
     with pytest.raises(CacheConfigError, match=r"server\.token"), TestClient(app):
@@ -436,10 +444,10 @@ def test_token_rule_check_compares_tokens() -> None:
 
 def test_token_rule_never_shows_the_token() -> None:
     """Neither repr nor the refusal message contain the token."""
-    rule = TokenRule("canary-token-77", environment="production", host="0.0.0.0")
+    rule = TokenRule(CANARY_TOKEN, environment="production", host="0.0.0.0")
     assert "canary" not in repr(rule)
     assert "canary" not in str(rule.check("Bearer wrong"))
-    runtime = CacheRuntime(FakeCache(), config=production(server__token="canary-token-77").config)
+    runtime = CacheRuntime(FakeCache(), config=production(server__token=CANARY_TOKEN).config)
     assert "canary" not in repr(runtime) and "canary" not in repr(runtime.config)
 
 

@@ -330,8 +330,9 @@ def test_resolve_settings_preset_defaults_to_environment_name(tmp_path: Path) ->
 
 
 def test_resolve_settings_preset_falls_back_to_simple(tmp_path: Path) -> None:
-    """An environment with no preset of its name uses ``simple``."""
-    config = load_config(environ={"CACHEKIT_ENV": "staging"}, root=tmp_path)
+    """An environment named in code with no preset of its name uses ``simple`` (from
+    ``CACHEKIT_ENV`` it must have a preset or a section: see test_settings_unknown_env...)."""
+    config = load_config(environ={}, environment="staging", root=tmp_path)
     assert config.preset == "simple"
     assert config.environment == "staging"
     assert config.ttl.default == 3600

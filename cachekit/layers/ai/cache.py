@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from cachekit.backends.glob import escape_glob
+from cachekit.backends.glob import check_pattern, escape_glob
 from cachekit.errors import CacheValueError
 from cachekit.keys import KEY_PREFIX, CacheKeyGenerator, operation_of
 from cachekit.layers.ai.stats import AIStats
@@ -247,7 +247,7 @@ class AIResponseCache(CacheWrapper):
         return await self._invalidate("all", f"{KEY_PREFIX}:*", "none", "all")
 
     async def _invalidate(self, kind: str, pattern: str, operation: str, label: str) -> int:
-        removed = await self.inner.delete_matching(pattern)
+        removed = await self.inner.delete_matching(check_pattern(pattern))
         self.stats.invalidated(kind, removed)
         if self.monitor is not None:
             self.monitor.record_invalidation(kind, operation, label, removed)
