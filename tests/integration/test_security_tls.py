@@ -122,6 +122,9 @@ def write_settings(
         f'[default.redis]\nurl = "{url}"\nconnect_timeout = {CONNECT_TIMEOUT}\n'
         f"fail_on_connection_error = {'true' if strict else 'false'}\n\n"
         "[default.security]\n" + "\n".join(security) + "\n"
+        # A section of the environment's name: an environment without a preset of its name
+        # (staging) needs one, or CACHEKIT_ENV is taken for a typo.
+        f"\n[{environment}]\n"
     )
     if password is None:
         return {"CACHEKIT_ENV": environment}

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,14 @@ def test_redis_stopped_service_degrades_and_keeps_answering(redis_server: RedisS
 
 def test_redis_required_readyz_503_while_stopped(redis_server: RedisServer) -> None:
     """With server.require_redis, /readyz is 503 while Redis is down, 200 once it is back."""
-    config = redis_settings(redis_server, server__require_redis="true")
+    # /readyz answers from the last probe for readiness_interval: keep it short here.
+    config = redis_settings(
+        redis_server, server__require_redis="true", server__readiness_interval="0.05"
+    )
     with TestClient(create_app(settings=config)) as client:
         assert client.get("/readyz").status_code == 200
         redis_server.kill()
+        time.sleep(0.1)
         response = client.get("/readyz")
         assert response.status_code == 503 and response.json()["status"] == "degraded"
         assert client.get("/livez").status_code == 200
