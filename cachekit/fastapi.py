@@ -41,7 +41,9 @@ from cachekit.web.deps import (  # noqa: E402 - after the check that names the e
     get_ai_cache,
     get_cache,
     get_runtime,
+    require_read,
     require_token,
+    require_write,
 )
 from cachekit.web.legacy import (  # noqa: E402
     CacheDependencyManager,
@@ -57,7 +59,8 @@ from cachekit.web.legacy import (  # noqa: E402
     validate_cache_configuration,
 )
 from cachekit.web.lifespan import cachekit_lifespan  # noqa: E402
-from cachekit.web.limits import BodyLimitMiddleware  # noqa: E402
+from cachekit.web.jsonlimits import JSONLimitsMiddleware  # noqa: E402
+from cachekit.web.limits import BodyLimitMiddleware, HeadMiddleware  # noqa: E402
 from cachekit.web.ops import ops_router  # noqa: E402
 from cachekit.web.problems import install_problem_handlers  # noqa: E402
 from cachekit.web.runtime import CacheRuntime  # noqa: E402
@@ -69,6 +72,8 @@ __all__ = [
     "CacheDep",
     "CacheDependencyManager",
     "CacheRuntime",
+    "HeadMiddleware",
+    "JSONLimitsMiddleware",
     "LifespanNotRunningError",
     "RuntimeDep",
     "TokenRule",
@@ -89,6 +94,8 @@ __all__ = [
     "get_web_cache_service",
     "install_problem_handlers",
     "ops_router",
+    "require_read",
     "require_token",
+    "require_write",
     "validate_cache_configuration",
 ]
