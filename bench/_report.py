@@ -87,6 +87,10 @@ class Target:
             return subject.value
         if self.op == "p99<=":
             return float(subject.extra["p99_ms"])
+        if self.op == "two>=":  # the 2-worker row against the 1-worker row
+            two = next((r for r in rows if r.contender.endswith("2 workers")), None)
+            one = next((r for r in rows if r.contender == self.other), None)
+            return None if two is None or one is None else two.value / one.value
         other = next((r for r in rows if r.contender == self.other), None)
         if other is None:
             return None
@@ -176,6 +180,18 @@ TARGETS = [
     ),
     Target("invalidation lag p50", "coherence, invalidation lag", None, "abs<=", 5),
     Target("invalidation lag p99", "coherence, invalidation lag", None, "p99<=", 50),
+    Target(
+        "serve GET hit vs minimal Starlette app", "http GET hit", "starlette minimal app", ">=", 0.8
+    ),
+    Target("serve PUT vs minimal Starlette app", "http PUT", "starlette minimal app", ">=", 0.7),
+    Target("serve GET hit vs webdis", "http GET hit", "webdis", ">=", 1.0),
+    Target(
+        "serve GET hit, 2 workers vs 1",
+        "http GET hit",
+        "cachekit serve, 1 worker",
+        "two>=",
+        1.6,
+    ),
     Target(
         "bytes per entry vs cachetools (small dict)",
         "memory held per entry",

@@ -20,6 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``cachekit`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _http as http_bench
 from bench import _report as report
 from bench import _stacks as stacks
 from bench import _workloads as workloads
@@ -27,8 +28,10 @@ from bench._measure import Result, Settings
 from tests.redis_server import RedisServer  # the test suite's throwaway server
 
 HERE = Path(__file__).resolve().parent
-GROUPS = ("memory", "redis", "tiered", "coherence", "build_key", "codec", "telemetry", "entries")
-NEEDS_REDIS = {"redis", "tiered", "coherence", "telemetry"}
+GROUPS = (
+    "memory", "redis", "tiered", "coherence", "build_key", "codec", "telemetry", "entries", "http"
+)  # fmt: skip
+NEEDS_REDIS = {"redis", "tiered", "coherence", "telemetry", "http"}
 POOL = 10
 """Connection pool size of every Redis contender."""
 
@@ -44,6 +47,7 @@ async def run(settings: Settings, only: set[str], url: str, port: int) -> list[R
         "codec": lambda: workloads.codec(settings),
         "telemetry": lambda: workloads.telemetry(settings, url, POOL),
         "entries": lambda: workloads.bytes_per_entry(settings),
+        "http": lambda: asyncio.to_thread(http_bench.http, settings, url, port),
     }
     for name, step in steps.items():
         if name not in only:
