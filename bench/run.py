@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else set(GROUPS)
+    if args.smoke and not args.only:
+        only.discard("http")  # servers and wrk: run it with --only http
     unknown = only - set(GROUPS)
     if unknown:
         parser.error(f"unknown workload group(s): {', '.join(sorted(unknown))}")
