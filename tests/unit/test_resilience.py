@@ -593,3 +593,31 @@ async def test_tiered_cache_serves_but_does_not_promote_an_expiring_entry() -> N
     assert await tiered.get("k") == "v"
     assert await tiered.get_many(["a", "b"]) == {"a": "v", "b": "v"}
     assert near.entries == 0
+
+
+async def test_resilient_cache_degraded_calls_yield_so_the_loop_keeps_running(
+    stack: Stack,
+) -> None:
+    """With the circuit open no call waits on I/O, yet a tight loop of 10,000 degraded calls
+    lets other tasks (the recovery probe among them) run: they yield now and then."""
+    cache = stack.cache
+    stack.down()
+    for _ in range(FAST["resilience.failure_threshold"] + 1):  # type: ignore[operator]
+        await cache.get("k")
+    assert not cache.breaker.closed
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0)
+    before = beats
+    for i in range(10_000):
+        await cache.get(f"k{i}")
+    during = beats - before
+    task.cancel()
+    assert during >= 10_000 // 16 - 1
