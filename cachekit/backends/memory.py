@@ -372,7 +372,8 @@ class InMemoryCache(CacheInterface):
 
     def _store(self, key: str, stored: Any, tag: int, seconds: float | None) -> None:
         data = self._data
-        size = self._charge(key, stored, tag)
+        # The common tag (a flat copy) inline: set is the hot path of a write-heavy cache.
+        size = tag + _ENTRY_OVERHEAD + len(key) if tag > _PACKED else self._charge(key, stored, tag)
         old = data.pop(key, None)
         if old is not None:
             self.bytes_used -= self._charge(key, old[0], old[1])
