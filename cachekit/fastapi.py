@@ -45,6 +45,7 @@ from cachekit.web.deps import (  # noqa: E402 - after the check that names the e
     require_token,
     require_write,
 )
+from cachekit.web.jsonlimits import JSONLimitsMiddleware  # noqa: E402
 from cachekit.web.legacy import (  # noqa: E402
     CacheDependencyManager,
     cleanup_cache_registry,
@@ -59,7 +60,6 @@ from cachekit.web.legacy import (  # noqa: E402
     validate_cache_configuration,
 )
 from cachekit.web.lifespan import cachekit_lifespan  # noqa: E402
-from cachekit.web.jsonlimits import JSONLimitsMiddleware  # noqa: E402
 from cachekit.web.limits import BodyLimitMiddleware, HeadMiddleware  # noqa: E402
 from cachekit.web.ops import ops_router  # noqa: E402
 from cachekit.web.problems import install_problem_handlers  # noqa: E402
