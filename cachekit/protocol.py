@@ -370,6 +370,12 @@ class RemoteTier(CacheInterface):
     def address(self) -> str:
         """Where the tier is, as a URL without secrets (for telemetry and reports)."""
 
+    @property
+    def call_deadline(self) -> float | None:
+        """Seconds after which a single command fails on its own (``CacheTimeoutError``),
+        or None when the caller must bound it (the resilience layer then does, per call)."""
+        return None
+
     @abstractmethod
     async def get_with_ttl(self, key: str, *, type: Any = None) -> tuple[Any, float | None]:
         """The value and its remaining seconds (None: no expiry) in one round trip."""

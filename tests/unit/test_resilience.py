@@ -312,7 +312,7 @@ async def test_resilient_cache_aclose_cancels_the_probe_task() -> None:
     await made.cache.connect()
     cache = made.cache
     assert isinstance(cache, ResilientCache)
-    task = cache._prober
+    task = cache.recovery._prober
     assert task is not None and not task.done()
     await cache.aclose()
     assert task.cancelled()
@@ -329,7 +329,12 @@ async def test_resilient_cache_bad_arguments_still_raise(stack: Stack) -> None:
 
 
 class SlowBackend(RedisBackend):
-    """A Redis tier whose reads take far longer than any timeout."""
+    """A Redis tier whose reads take far longer than any timeout (and which, unlike the
+    auto-pipelined RedisBackend, does not bound its own calls)."""
+
+    @property
+    def call_deadline(self) -> float | None:
+        return None
 
     async def get_with_ttl(self, key: str, *, type: Any = None) -> tuple[Any, float | None]:
         await asyncio.sleep(30)

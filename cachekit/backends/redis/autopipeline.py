@@ -99,11 +99,21 @@ def _packer(client: aioredis.Redis) -> Packer:
 class AutoPipeline:
     """Batches commands issued in the same event-loop tick into one pipelined round trip."""
 
-    def __init__(self, client: aioredis.Redis, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        deadline: float | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch!r}")
         self.client = client
         self.max_batch = max_batch
+        self.deadline = deadline
+        """Seconds a caller waits at most, queue and round trip included (None: no bound).
+        One timer per event-loop tick covers every command submitted in that tick."""
+        self._group: list[_Request] | None = None
         self.round_trips = 0
         """Batches sent so far (a retried batch counts once); a plain int for gauges."""
         self._pack = _packer(client)
@@ -130,12 +140,23 @@ class AutoPipeline:
         payload = b"".join([pack(command) for command in commands])
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
-        self._queue.append(_Request(payload, [str(c[0]).upper() for c in commands], future))
+        request = _Request(payload, [str(c[0]).upper() for c in commands], future)
+        self._queue.append(request)
+        if self.deadline is not None:
+            group = self._group
+            if group is None:
+                group = self._group = []
+                loop.call_soon(self._close_group)
+                loop.call_at(loop.time() + self.deadline, _expire, group, self.deadline)
+            group.append(request)
         if self._runner is None:
             # The runner's first step comes after every callback already due in this
             # tick, so the commands other tasks issue meanwhile join the same batch.
             self._runner = loop.create_task(self._run())
         return future
+
+    def _close_group(self) -> None:
+        self._group = None
 
     async def aclose(self) -> None:
         """Stop the runner; commands still queued fail with ``ConnectionError``."""
@@ -276,6 +297,14 @@ async def _write(connection: Any, payloads: list[bytes]) -> None:
 def _address(connection: Any) -> str:
     host, port = getattr(connection, "host", "redis"), getattr(connection, "port", None)
     return f"{host}:{port}" if port else str(host)
+
+
+def _expire(group: list[_Request], deadline: float) -> None:
+    """The tick's deadline passed: fail its callers still waiting (their replies, if they
+    come, are read and dropped, so the connection stays in step)."""
+    for request in group:
+        if not request.future.done():
+            request.future.set_exception(RedisTimeoutError(f"no answer within {deadline:g}s"))
 
 
 def _settle_error(future: asyncio.Future[list[Any]], exc: Exception) -> None:

@@ -192,8 +192,14 @@ class RedisBackend(RemoteTier):
         if self._pipeline is None and self._use_pipeline:
             client = self.client
             if supports_auto_pipeline(client):
-                self._pipeline = AutoPipeline(client)
+                self._pipeline = AutoPipeline(client, deadline=self.endpoint.socket_timeout)
         return self._pipeline
+
+    @property
+    def call_deadline(self) -> float | None:
+        """``redis.socket_timeout`` when commands are auto-pipelined (the pipeline bounds
+        each caller's wait, one timer per event-loop tick), else None."""
+        return self.endpoint.socket_timeout if self.auto_pipeline is not None else None
 
     def _encode(self, name: str, value: Any) -> bytes:
         return self._entries.encode(value, name=name)

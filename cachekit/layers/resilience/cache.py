@@ -36,6 +36,7 @@ from cachekit.layers.refresh import Refresher
 from cachekit.layers.resilience.circuit import CircuitBreaker, CircuitState
 from cachekit.layers.resilience.counts import StackCounts
 from cachekit.layers.resilience.outage import OutageJournal
+from cachekit.layers.resilience.recovery import Recovery
 from cachekit.layers.tiered import TieredCache
 from cachekit.layers.wrapper import CacheWrapper
 from cachekit.protocol import TTL, UNSET, Loader, LocalTier, RemoteTier, check_ttl
@@ -46,7 +47,6 @@ logger = logging.getLogger("cachekit.resilience")
 
 _YIELD_EVERY: Final = 16
 """Degraded calls between two yields to the event loop."""
-_SETTLE_ROUNDS: Final = 3
 
 
 class ResilientCache(CacheWrapper):
@@ -110,10 +110,10 @@ class ResilientCache(CacheWrapper):
         self.counts = StackCounts(self.coherence, self.leases, self.refresher)
         self._listeners: list[Callable[[StateChange], object]] = []
         self._status: Status = "ok"
-        self._prober: asyncio.Task[None] | None = None
-        self._settler: asyncio.Task[None] | None = None
+        self.recovery = Recovery(self.breaker, self.journal, remote, self.probe_timeout)
         self._closed = False
         self._degraded_calls = 0
+        self._bounded: bool | None = None
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -201,12 +201,7 @@ class ResilientCache(CacheWrapper):
     async def aclose(self) -> None:
         """Stop probing and settling, then close the stack."""
         self._closed = True
-        for task in (self._prober, self._settler):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._prober = self._settler = None
+        await self.recovery.aclose()
         if self.refresher is not None:
             await self.refresher.aclose()
         await self.coherence.aclose()
@@ -215,8 +210,12 @@ class ResilientCache(CacheWrapper):
             await self.memory.aclose()
 
     # -- the protocol -------------------------------------------------------------------
+    # get and set are the hot paths: no closures, and no per-call timer when the Redis
+    # tier bounds its own commands (auto-pipelined: one deadline per event-loop tick).
     async def get(self, key: str, *, type: Any = None) -> Any:
-        tiered = self._tiered if self.breaker.closed else None
+        if not self.breaker.closed:
+            return await self._degraded_get(key, type, await self._skip("GET"))
+        tiered = self._tiered
         if tiered is not None:
             if self.coherence.tracking is None and not self._closed:
                 self.coherence.launch(self.remote)  # a stack used without connect()
@@ -224,23 +223,43 @@ class ResilientCache(CacheWrapper):
             value = await tiered.get_near(key, type=type)
             if value is not None:
                 return value
+            call = tiered.get_far(key, type=type)
+        else:
+            call = self.inner.get(key, type=type)
+        try:
+            if self._self_bounded():
+                value = await call
+            else:
+                async with asyncio.timeout(self.timeout):
+                    value = await call
+        except (CacheUnavailableError, TimeoutError) as exc:
+            return await self._degraded_get(key, type, self._failed("GET", exc))
+        self._succeeded()
+        return value
 
-        async def degraded(reason: str) -> Any:
-            note_degraded_read(reason)
-            return await self.memory.get(key, type=type)
-
-        if tiered is not None:
-            return await self._run("GET", lambda: tiered.get_far(key, type=type), degraded)
-        return await self._run("GET", lambda: self.inner.get(key, type=type), degraded)
+    async def _degraded_get(self, key: str, type: Any, reason: str) -> Any:
+        note_degraded_read(reason)
+        return await self.memory.get(key, type=type)
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         seconds = check_ttl(ttl, self.default_ttl)
-
-        async def degraded(reason: str) -> None:
-            await self.memory.set(key, value, seconds)
-            await self.journal.wrote((key,))
-
-        await self._run("SET", lambda: self.inner.set(key, value, seconds), degraded)
+        if self.breaker.closed:
+            call = self.inner.set(key, value, seconds)
+            try:
+                if self._self_bounded():
+                    await call
+                else:
+                    async with asyncio.timeout(self.timeout):
+                        await call
+            except (CacheUnavailableError, TimeoutError) as exc:
+                self._failed("SET", exc)
+            else:
+                self._succeeded()
+                return
+        else:
+            await self._skip("SET")
+        await self.memory.set(key, value, seconds)
+        await self.journal.wrote((key,))
 
     async def delete(self, key: str) -> bool:
         async def degraded(reason: str) -> bool:
@@ -372,32 +391,53 @@ class ResilientCache(CacheWrapper):
         about Redis (a failure still counts: a value of the wrong type goes to Redis).
         """
         if not self.breaker.closed:
-            reason = f"circuit open: {self.breaker.last_error}"
-            # Degraded calls never wait on I/O: yield now and then, so a tight loop of
-            # them cannot starve the event loop (the prober included).
-            self._degraded_calls += 1
-            if not self._degraded_calls % _YIELD_EVERY:
-                await asyncio.sleep(0)
-            if self.strict:
-                raise CacheUnavailableError(f"redis {op} skipped, {reason}")
-            return await degraded(reason)
-        limit = self.bulk_timeout if bulk else self.timeout
+            return await degraded(await self._skip(op))
         try:
-            async with asyncio.timeout(limit):
+            if bulk or not self._self_bounded():
+                async with asyncio.timeout(self.bulk_timeout if bulk else self.timeout):
+                    result = await remote()
+            else:
                 result = await remote()
-        except CacheUnavailableError as exc:
+        except (CacheUnavailableError, TimeoutError) as exc:
+            return await degraded(self._failed(op, exc, bulk=bulk))
+        if asks_redis:
+            self._succeeded()
+        return result
+
+    async def _skip(self, op: str) -> str:
+        """Why a call skips Redis while the circuit is open (strict mode: raise it).
+
+        Degraded calls never wait on I/O: they yield now and then, so a tight loop of them
+        cannot starve the event loop (the prober included).
+        """
+        self._degraded_calls += 1
+        if not self._degraded_calls % _YIELD_EVERY:
+            await asyncio.sleep(0)
+        reason = f"circuit open: {self.breaker.last_error}"
+        if self.strict:
+            raise CacheUnavailableError(f"redis {op} skipped, {reason}")
+        return reason
+
+    def _failed(self, op: str, exc: BaseException, *, bulk: bool = False) -> str:
+        """Count a failed call; the reason to serve it degraded (strict mode: raise)."""
+        if isinstance(exc, CacheUnavailableError):
             error: CacheUnavailableError = exc
-        except TimeoutError as exc:
+        else:
+            limit = self.bulk_timeout if bulk else self.timeout
             error = CacheTimeoutError(f"redis {op}: no answer within {limit:g}s")
             error.__cause__ = exc
-        else:
-            if asks_redis:
-                self._succeeded()
-            return result
         self.breaker.record_failure(str(error))
         if self.strict:
             raise error
-        return await degraded(str(error))
+        return str(error)
+
+    def _self_bounded(self) -> bool:
+        """Whether the Redis tier bounds its own commands within the call budget."""
+        bounded = self._bounded
+        if bounded is None:
+            deadline = self.remote.call_deadline
+            bounded = self._bounded = deadline is not None and deadline <= self.timeout
+        return bounded
 
     async def _in_memory(self, keys: Iterable[str]) -> bool:
         """Whether the memory tier in front of Redis holds every key (reads stop there)."""
@@ -411,13 +451,13 @@ class ResilientCache(CacheWrapper):
 
     def _succeeded(self) -> None:
         self.breaker.record_success()
-        if self.breaker.closed and self.journal.pending:
-            self._start_settler()
+        if self.breaker.closed and self.journal.pending and not self._closed:
+            self.recovery.settle_soon()
 
     # -- background tasks ---------------------------------------------------------------
     def _circuit_changed(self, previous: CircuitState, current: CircuitState, reason: str) -> None:
-        if current is CircuitState.OPEN and self._prober is None and not self._closed:
-            self._prober = asyncio.get_running_loop().create_task(self._probe_until_closed())
+        if current is CircuitState.OPEN and not self._closed:
+            self.recovery.probe_until_closed()
         if current is CircuitState.CLOSED:
             status: Status = "ok"
         else:
@@ -435,46 +475,3 @@ class ResilientCache(CacheWrapper):
                 callback(change)
             except Exception:
                 logger.exception("cachekit: a state change callback failed")
-
-    async def _probe_until_closed(self) -> None:
-        """While the circuit is open: wait out the backoff, probe, settle, close."""
-        try:
-            while not self._closed and not self.breaker.closed:
-                await asyncio.sleep(self.breaker.seconds_until_probe())
-                if not self.breaker.begin_probe():
-                    continue
-                reason = (
-                    await self.remote.probe(self.probe_timeout, fresh=True)
-                    or await self.journal.settle()
-                )
-                if reason is None:
-                    self.breaker.record_success()
-                else:
-                    self.breaker.record_failure(reason)
-        except Exception:  # pragma: no cover - a bug; never let the task die silently
-            logger.exception("cachekit: the redis probe task failed")
-        finally:
-            if self._prober is asyncio.current_task():
-                self._prober = None
-        if self.breaker.closed and self.journal.pending:
-            self._start_settler()
-
-    def _start_settler(self) -> None:
-        if self._settler is None and not self._closed:
-            self._settler = asyncio.get_running_loop().create_task(self._settle_while_pending())
-
-    async def _settle_while_pending(self) -> None:
-        """Settle what isolated failures (or writes during a probe) left in the journal."""
-        try:
-            for _ in range(_SETTLE_ROUNDS):
-                if not (self.breaker.closed and self.journal.pending):
-                    break
-                reason = await self.journal.settle()
-                if reason is not None:
-                    self.breaker.record_failure(reason)
-                    break
-        except Exception:  # pragma: no cover - a bug; never let the task die silently
-            logger.exception("cachekit: settling with redis after a failure failed")
-        finally:
-            if self._settler is asyncio.current_task():
-                self._settler = None
