@@ -33,6 +33,7 @@ from cachekit.extras import require
 require("fastapi", "server", "cachekit.fastapi")
 
 from cachekit.compat.dependencies import get_test_cache, get_test_redis_cache  # noqa: E402
+from cachekit.web.cached import cache_response  # noqa: E402
 from cachekit.web.deps import (  # noqa: E402 - after the check that names the extra
     AICacheDep,
     CacheDep,
@@ -77,6 +78,7 @@ __all__ = [
     "LifespanNotRunningError",
     "RuntimeDep",
     "TokenRule",
+    "cache_response",
     "cachekit_lifespan",
     "cleanup_cache_registry",
     "get_ai_cache",

@@ -29,6 +29,7 @@ from cachekit.keys import CacheKeyGenerator
 from cachekit.layers.ai.cache import AIResponseCache
 from cachekit.layers.coherence import Coherence
 from cachekit.layers.resilience.cache import ResilientCache
+from cachekit.layers.tagging import GuardedTags
 from cachekit.layers.tiered import TieredCache
 from cachekit.protocol import CacheInterface
 from cachekit.telemetry.env import OtelEnv
@@ -82,6 +83,7 @@ def resolve(
     remote = remote_backend(config, client=redis_client) if config.enabled else None
     cache: CacheInterface
     counts = None
+    tags = None
     if not config.enabled:
         cache = NullCache(config.ttl.default)
     elif remote is None:
@@ -102,6 +104,15 @@ def resolve(
             strict=config.redis.fail_on_connection_error,
         )
         counts = cache.counts
+        stale = [config.refresh.stale_seconds]
+        stale += [policy.stale_seconds for policy in config.refresh.operations.values()]
+        tags = GuardedTags(
+            remote,
+            cache.breaker,
+            timeout=config.budget.call,
+            strict=config.redis.fail_on_connection_error,
+            pad=max(stale),
+        )
     if config.enabled and config.monitoring.enabled:  # telemetry sees what callers see
         # The OTEL_* variables are read here, at the boundary, like the settings layers.
         env = OtelEnv.from_environ(environ_or_process(environ))
@@ -129,6 +140,8 @@ def resolve(
             preset=config.preset,
         )
     cache.config = config
+    if tags is not None:
+        cache.tag_store = tags
     if cache.key_generator is None:
         cache.key_generator = CacheKeyGenerator.from_config(config.ai)
     return cache

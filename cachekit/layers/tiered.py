@@ -19,6 +19,7 @@ from typing import Any
 
 from cachekit.layers.coherence import Coherence
 from cachekit.protocol import TTL, UNSET, CacheInterface, LocalTier, RemoteTier, check_ttl
+from cachekit.tags import TagIndex
 
 
 class TieredCache(CacheInterface):
@@ -33,6 +34,9 @@ class TieredCache(CacheInterface):
         self.far = far
         self.default_ttl = far.default_ttl
         self.coherence = coherence or Coherence(near, "local", max_stale=0.0)
+
+    def _default_tags(self) -> TagIndex:
+        return self.far.tags()  # shared by every process: Redis holds the index
 
     async def get(self, key: str, *, type: Any = None) -> Any:
         value = await self.get_near(key, type=type)

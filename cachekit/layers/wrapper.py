@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from cachekit.health import HealthReport, StateChange
 from cachekit.protocol import TTL, UNSET, CacheInterface, LocalTier, Monitor
+from cachekit.tags import TagIndex
 
 
 class CacheWrapper(CacheInterface):
@@ -25,6 +26,9 @@ class CacheWrapper(CacheInterface):
     def monitor(self) -> Monitor | None:
         """The monitor of the stack below (the telemetry layer owns it)."""
         return self.inner.monitor
+
+    def _default_tags(self) -> TagIndex:
+        return self.inner.tags()  # the tier below records them
 
     def build_key(self, text: str, operation: str, options: Mapping[str, Any] | None = None) -> str:
         """This layer's key generator when it has one, else the layer below's."""

@@ -56,10 +56,21 @@ def server_attributes(url: str) -> dict[str, Any]:
     return attrs
 
 
+_AUXILIARY: Final = frozenset({"PTTL", "PEXPIRE"})
+"""Commands that only accompany another in a round trip (a read's TTL, a set's expiry)."""
+
+
 def batch_name(names: Sequence[object]) -> str:
-    """``BATCH GET`` for a batch of one kind of command, else ``BATCH``."""
-    kinds = {command_name(name) for name in names}
-    return f"BATCH {kinds.pop()}" if len(kinds) == 1 else "BATCH"
+    """The span name of one round trip: the command itself when one command is sent with
+    its auxiliaries (``GET`` for a get's GET + PTTL, ``MGET`` for MGET + PTTLs, ``SADD`` for
+    a tag's SADD + PEXPIREs), ``BATCH GET`` for several of one kind, else ``BATCH``."""
+    commands = [command_name(name) for name in names]
+    main = [name for name in commands if name not in _AUXILIARY] or commands
+    kinds = set(main)
+    if len(kinds) != 1:
+        return "BATCH"
+    kind = kinds.pop()
+    return kind if len(main) == 1 else f"BATCH {kind}"
 
 
 class CommandTelemetry:

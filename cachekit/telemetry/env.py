@@ -13,10 +13,17 @@ from urllib.parse import unquote
 
 from opentelemetry.sdk.trace import sampling
 
+from cachekit.errors import CacheConfigError, ConfigProblem
+
 logger = logging.getLogger("cachekit.telemetry")
 
 Signal = Literal["traces", "metrics", "logs"]
 SIGNALS: Final[tuple[Signal, ...]] = ("traces", "metrics", "logs")
+EXPORTERS: Final[dict[Signal, tuple[str, ...]]] = {
+    "traces": ("otlp", "console", "none"),
+    "metrics": ("otlp", "prometheus", "console", "none"),
+    "logs": ("otlp", "console", "none"),
+}
 
 
 class OtelEnv:
@@ -29,8 +36,37 @@ class OtelEnv:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> OtelEnv:
-        """Keep the ``OTEL_*`` entries of ``environ``."""
-        return cls(environ)
+        """Keep the ``OTEL_*`` entries of ``environ``; ``CacheConfigError`` naming the
+        variable when an ``OTEL_<SIGNAL>_EXPORTER`` names an exporter cachekit lacks."""
+        env = cls(environ)
+        problems = env.problems()
+        if problems:
+            raise CacheConfigError(problems)
+        return env
+
+    def problems(self) -> list[ConfigProblem]:
+        """What is wrong with the exporter variables (``otlp``, ``console``, ``none``, and
+        ``prometheus`` for metrics)."""
+        found = []
+        for signal in SIGNALS:
+            name = f"OTEL_{signal.upper()}_EXPORTER"
+            raw = self.get(name)
+            if raw is None:
+                continue
+            known = EXPORTERS[signal]
+            for entry in (part.strip().lower() for part in raw.split(",")):
+                if entry not in known:
+                    message = f"unknown exporter; {name} may be {', '.join(known)}"
+                    if entry == "prometheus":
+                        message = f"prometheus exports metrics only; {name} may be " + ", ".join(
+                            known
+                        )
+                    found.append(ConfigProblem(key=name, message=message, value=repr(entry)))
+        return found
+
+    def exporter_set(self, signal: Signal) -> bool:
+        """Whether ``OTEL_<SIGNAL>_EXPORTER`` is set."""
+        return self.get(f"OTEL_{signal.upper()}_EXPORTER") is not None
 
     def __repr__(self) -> str:  # header values may hold API keys: names only
         return f"OtelEnv({sorted(self._values)})"
@@ -51,7 +87,8 @@ class OtelEnv:
         )
 
     def exporter(self, signal: Signal) -> str:
-        """``OTEL_<SIGNAL>_EXPORTER`` (first entry): ``otlp`` (default), ``console`` or ``none``."""
+        """``OTEL_<SIGNAL>_EXPORTER`` (first entry): ``otlp`` (default), ``console``,
+        ``prometheus`` (metrics) or ``none``."""
         raw = self.get(f"OTEL_{signal.upper()}_EXPORTER") or "otlp"
         return raw.split(",")[0].strip().lower()
 

@@ -25,6 +25,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from cachekit.config.model import MonitoringConfig
+from cachekit.health import observe_read
 from cachekit.layers.wrapper import CacheWrapper
 from cachekit.protocol import (
     TTL,
@@ -299,7 +300,7 @@ class Instrumented(CacheWrapper):
         return value
 
     async def _traced_lookup(self, op: int, call: Awaitable[Any]) -> Any:
-        with self._traced(op) as span:
+        with self._traced(op) as span, observe_read() as degraded:
             calls, start = self.recorder.redis_calls, perf_counter()
             try:
                 value = await call
@@ -308,6 +309,8 @@ class Instrumented(CacheWrapper):
                 raise
             tier = self._done(op, MISS if value is None else HIT, start, calls)
             span.set_attributes({"cache.hit": value is not None, "cache.tier": TIERS[tier]})
+            if degraded:  # served without Redis: a miss here is not a real miss
+                span.set_attribute("cache.degraded", True)
             return value
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
@@ -372,7 +375,7 @@ class Instrumented(CacheWrapper):
             call = self.inner.get_or_set(
                 key, self._loader(loader, ran, traced=True), ttl, type=type
             )
-            with self._traced(GET_OR_SET) as span:
+            with self._traced(GET_OR_SET) as span, observe_read() as degraded:
                 calls, start = rec.redis_calls, perf_counter()
                 try:
                     value = await call
@@ -383,6 +386,8 @@ class Instrumented(CacheWrapper):
                     raise
                 tier = self._done(GET_OR_SET, MISS if ran[0] else HIT, start, calls)
                 span.set_attributes({"cache.hit": not ran[0], "cache.tier": TIERS[tier]})
+                if degraded:
+                    span.set_attribute("cache.degraded", True)
                 return value
         calls, start = rec.redis_calls, perf_counter()
         try:

@@ -38,6 +38,7 @@ from cachekit.config.model import MonitoringConfig
 from cachekit.telemetry.alerts import Alert
 from cachekit.telemetry.env import SIGNALS, OtelEnv
 from cachekit.telemetry.otlp import own_provider
+from cachekit.telemetry.prometheus import prometheus_meter_provider
 
 logger = logging.getLogger("cachekit.telemetry")
 
@@ -63,6 +64,8 @@ class Telemetry:
     sources: dict[str, str] = field(default_factory=dict)
     """Per signal: ``app``, ``own``, ``global`` (the API proxy) or ``disabled``."""
     owned: tuple[Any, ...] = ()
+    prometheus: Any = None
+    """The registry of cachekit's own Prometheus reader (``OTEL_METRICS_EXPORTER=prometheus``)."""
     _closed: bool = field(default=False, init=False)
 
     @classmethod
@@ -235,24 +238,36 @@ def build_telemetry(
     sources: dict[str, str] = {}
     owned: list[Any] = []
     resource: Resource | None = None
+    registry: Any = None
     for signal in SIGNALS:
         app = apps[signal]
         app_has_one = isinstance(app, _SDK_TYPES[signal])
         if monitoring.providers == "app" or (monitoring.providers == "auto" and app_has_one):
             chosen[signal], sources[signal] = app, "app" if app_has_one else "global"
             continue
-        if monitoring.providers == "auto" and not env.has_endpoint(signal):
+        exporter = env.exporter(signal)
+        local = env.exporter_set(signal) and exporter in {"console", "prometheus"}
+        if monitoring.providers == "auto" and not (env.has_endpoint(signal) or local):
             chosen[signal], sources[signal] = app, "global"
             continue
-        if env.exporter(signal) == "none":
+        if exporter == "none":
             chosen[signal], sources[signal] = _NOOP[signal](), "disabled"
             continue
-        resource = resource or Resource(env.resource_attributes())
-        provider = own_provider(signal, monitoring, env, resource)
+        # Resource.create: the SDK's telemetry.sdk.* attributes, under what the variables say.
+        resource = resource or Resource.create(env.resource_attributes())
+        if exporter == "prometheus":
+            provider, registry = prometheus_meter_provider(resource)
+        else:
+            provider = own_provider(signal, monitoring, env, resource)
         chosen[signal], sources[signal] = provider, "own"
         owned.append(provider)
     telemetry = Telemetry(
-        chosen["traces"], chosen["metrics"], chosen["logs"], sources=sources, owned=tuple(owned)
+        chosen["traces"],
+        chosen["metrics"],
+        chosen["logs"],
+        sources=sources,
+        owned=tuple(owned),
+        prometheus=registry,
     )
     if owned:
         _track(telemetry)
