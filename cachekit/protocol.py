@@ -17,20 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, Protocol, TypeVar
 
+from cachekit.cached import Cached, KeySpec, TagSpec, decorate
 from cachekit.errors import CacheValueError
 from cachekit.health import GetResult, HealthReport, StateChange, observe_read
 from cachekit.keys import CacheKeyGenerator
+
+# Re-exported: layers import the loader helpers from here.
+from cachekit.loaders import Loader as Loader
+from cachekit.loaders import Uncacheable as Uncacheable
+from cachekit.loaders import call_loader as call_loader
+from cachekit.loaders import is_uncacheable as is_uncacheable
+from cachekit.loaders import unwrap as unwrap
+from cachekit.tags import LocalTagIndex, TagCounts, TagIndex, check_tags, invalidate, tagging_loader
 
 if TYPE_CHECKING:
     from cachekit.config.model import CacheConfig
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _Unset(enum.Enum):
@@ -44,7 +54,6 @@ UNSET: Final = _Unset.UNSET
 """Sentinel for "argument not given" (``ttl=None`` means no expiry, so it cannot be None)."""
 
 TTL = float | int | None | _Unset
-Loader = Callable[[], Any]
 
 
 def check_ttl(ttl: TTL, default: float | None) -> float | None:
@@ -73,6 +82,8 @@ class CacheInterface(ABC):
     config: CacheConfig | None = None
     #: Builds keys for ``build_key``; ``resolve`` sets one configured from ``ai``.
     key_generator: CacheKeyGenerator | None = None
+    #: Where tags are recorded (``resolve`` sets it); else the tier's own, found below.
+    tag_store: TagIndex | None = None
 
     def __init__(self) -> None:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
@@ -193,6 +204,70 @@ class CacheInterface(ABC):
             return GetResult("degraded", value, notes[-1])
         return GetResult("hit" if value is not None else "miss", value)
 
+    # -- tags (see cachekit.tags) ------------------------------------------------------
+    @property
+    def tag_counts(self) -> TagCounts:
+        """Tagged writes and invalidated keys per tag made through this layer."""
+        counts: TagCounts | None = self.__dict__.get("_tag_counts")
+        if counts is None:
+            counts = self.__dict__["_tag_counts"] = TagCounts()
+        return counts
+
+    def tags(self) -> TagIndex:
+        """The stack's tag index: ``tag_store``, else the one of the tier below."""
+        if self.tag_store is None:
+            self.tag_store = self._default_tags()
+        return self.tag_store
+
+    def _default_tags(self) -> TagIndex:
+        return LocalTagIndex(self.exists)
+
+    async def set_tagged(
+        self, key: str, value: Any, tags: Iterable[str], ttl: TTL = UNSET
+    ) -> None:
+        """``set``, with ``key`` recorded under each of ``tags`` first (``invalidate_tags``).
+
+        When the index cannot be written (Redis down), the value is not stored and the
+        key's old value is deleted: an entry is never stored where its tags cannot find it.
+        """
+        names, seconds = check_tags(tags), check_ttl(ttl, self.default_ttl)
+        if names and not await self.tags().tag_keys(key, names, seconds):
+            await self.delete(key)
+            return
+        self.tag_counts.wrote(names)
+        await self.set(key, value, ttl)
+
+    async def get_or_set_tagged(
+        self, key: str, loader: Loader, tags: Iterable[str], ttl: TTL = UNSET, *, type: Any = None
+    ) -> Any:
+        """``get_or_set``, with a loaded value recorded under ``tags`` before it is stored."""
+        seconds = check_ttl(ttl, self.default_ttl)
+        load = tagging_loader(self, key, loader, check_tags(tags), seconds)
+        return await self.get_or_set(key, load, ttl, type=type)
+
+    async def invalidate_tags(self, tags: Iterable[str]) -> int:
+        """Remove every entry carrying any of ``tags`` from every tier (and, through Redis,
+        from every process's memory tier); the number of entries removed.
+
+        Costs O(entries under the tags): their keys come off the index in batches, each
+        batch deleted through the whole stack. Raises ``CacheUnavailableError`` when the
+        index cannot be read: an invalidation that did not happen never looks done.
+        """
+        return await invalidate(self, check_tags(tags))
+
+    def cached(
+        self,
+        *,
+        ttl: TTL = UNSET,
+        key: KeySpec | None = None,
+        tags: TagSpec = (),
+        condition: Callable[[Any], bool] | None = None,
+    ) -> Callable[[Callable[P, Awaitable[R]]], Cached[P, R]]:
+        """Decorate an async function to cache its results in this stack (``get_or_set``:
+        single flight, the cross-process lease and ``[refresh]`` apply). See
+        ``cachekit.cached``."""
+        return decorate(self, ttl=ttl, key=key, tags=tags, condition=condition)
+
     def build_key(self, text: str, operation: str, options: Mapping[str, Any] | None = None) -> str:
         """A collision-free key for ``text`` under ``operation`` with ``options``."""
         if self.key_generator is None:
@@ -242,33 +317,6 @@ def _no_op() -> None:
 
 class _Abandoned(Exception):
     """Set on a single-flight future whose loading task was cancelled: waiters retry."""
-
-
-class Uncacheable:
-    """Wraps a loader result that must be returned but not cached (a fallback answer)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def is_uncacheable(value: Any) -> bool:
-    """Whether a loader marked its result as not cacheable."""
-    return isinstance(value, Uncacheable)
-
-
-def unwrap(value: Any) -> Any:
-    """The value inside an ``Uncacheable`` marker, or the value itself."""
-    return value.value if isinstance(value, Uncacheable) else value
-
-
-async def call_loader(loader: Loader) -> Any:
-    """Call a ``get_or_set`` loader, awaiting its result when it returns an awaitable."""
-    result = loader()
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 # -- what layers call on the tiers below them ----------------------------------------------
@@ -415,6 +463,18 @@ class RemoteTier(CacheInterface):
     @abstractmethod
     async def release_lease(self, key: str, token: str) -> None:
         """Give the lease back, only if ``token`` still holds it."""
+
+    def _default_tags(self) -> TagIndex:
+        return self  # the shared tier holds the shared index
+
+    async def tag_keys(self, key: str, tags: Sequence[str], ttl: float | None) -> bool:
+        """Record ``key`` under each of ``tags`` for at least ``ttl`` seconds (see
+        ``cachekit.tags.TagIndex``); raises ``CacheUnavailableError`` when the tier fails."""
+        raise NotImplementedError(f"{type(self).__name__} cannot record tags")
+
+    async def pop_tagged(self, tag: str, count: int) -> list[str]:
+        """Take up to ``count`` keys off ``tag``, each once."""
+        raise NotImplementedError(f"{type(self).__name__} cannot record tags")
 
 
 class Monitor(Protocol):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -37,11 +37,15 @@ from cachekit.protocol import (
     RemoteTier,
     check_ttl,
 )
+from cachekit.tags import FOREVER
 
 _SCAN_COUNT: Final = 500
 PROBE_KEY: Final = "__cachekit_probe__"
 """Key, inside the namespace, that probes write (it expires after a few seconds)."""
 _PROBE_TTL: Final = 5
+TAG_PREFIX: Final = "__cachekit_tag__:"
+"""Keys, inside the namespace, of the tag sets: ``<prefix>__cachekit_tag__:<tag>`` holds the
+keys (without the prefix) that carry ``<tag>``."""
 LEASE_PREFIX: Final = "__cachekit_lease__:"
 """Keys, inside the namespace, of the leases that let one process load a missing key."""
 # Delete the lease only while it holds this holder's token (another may hold it since).
@@ -298,6 +302,28 @@ class RedisBackend(RemoteTier):
         """Delete the lease when it still holds ``token`` (one atomic script)."""
         with map_redis_errors("EVAL"):
             await self._command("EVAL", _RELEASE, 1, self.prefix + LEASE_PREFIX + key, token)
+
+    # -- tags (cachekit.tags) -------------------------------------------------------------
+    async def tag_keys(self, key: str, tags: Sequence[str], ttl: float | None) -> bool:
+        """``SADD`` the key to each tag's set, in one round trip; each set lives as long as
+        its longest-lived member (``PEXPIRE NX`` gives a new set its first expiry, ``GT``
+        only ever extends it; an entry without expiry counts as ten years)."""
+        ms = max(1, round((FOREVER if ttl is None else ttl) * 1000))
+        commands: list[tuple[Any, ...]] = []
+        for tag in tags:
+            name = self.prefix + TAG_PREFIX + tag
+            commands.append(("SADD", name, key))
+            commands += [("PEXPIRE", name, ms, "NX"), ("PEXPIRE", name, ms, "GT")]
+        with map_redis_errors("SADD"):
+            await self._commands(commands)
+        return True
+
+    async def pop_tagged(self, tag: str, count: int) -> list[str]:
+        """``SPOP`` up to ``count`` keys off the tag's set (atomic: each key is handed out
+        once, and a key tagged again meanwhile stays in the set)."""
+        with map_redis_errors("SPOP"):
+            popped = await self._command("SPOP", self.prefix + TAG_PREFIX + tag, count)
+        return [k.decode() if isinstance(k, bytes) else str(k) for k in popped or ()]
 
     # -- the protocol -------------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:
