@@ -1,4 +1,9 @@
-"""cachekit as a user gets it: a preset, a few overrides, ``cachekit.resolve``."""
+"""cachekit as a user gets it: a preset, a few overrides, ``cachekit.resolve``.
+
+The stacks are what ``resolve()`` builds by default (telemetry and resilience on, the
+memory tier kept coherent by tracking where it fronts Redis); rows that strip a layer say
+so in their name.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ def config(
     *,
     memory: bool = True,
     redis: bool = True,
-    monitoring: bool = False,
+    monitoring: bool = True,
     pool: int = 10,
     max_entries: int = 10_000,
     **overrides: Any,

@@ -77,9 +77,9 @@ def nested_dict() -> dict[str, Any]:
     }
 
 
-def short_str() -> str:
-    """A 100-character string."""
-    return prose(100, seed=3)
+def short_str(length: int = 100) -> str:
+    """A ``length``-character string."""
+    return prose(length, seed=3)
 
 
 def ai_response() -> dict[str, Any]:

@@ -40,6 +40,7 @@ async def memory(settings: Settings) -> list[Result]:
         "dict ~1 KB": record_dict(),
         "nested dict ~1 KB": nested_dict(),
         "str 100 B": short_str(),
+        "str 600 B": short_str(600),
     }
     for label, value in values.items():
         ck = stacks.stack("", redis=False, max_entries=2 * settings.keys)
@@ -92,6 +93,9 @@ async def redis(settings: Settings, url: str, port: int, pool: int) -> list[Resu
     value = record_dict()
     ck = stacks.stack(url, memory=False, pool=pool)
     ck_plain = stacks.stack(url, memory=False, pool=pool, namespace="plain", **_no_pipeline())
+    ck_quiet = stacks.stack(url, memory=False, pool=pool, monitoring=False)
+    generic = cachekit.GenericRedisCache(url, enable_l1_cache=False, max_connections=pool)
+    web_app = cachekit.CacheFactory.for_web_app(url, enable_l1_cache=False, max_connections=pool)
     raw = peers.RawRedisJson(url, pool)
     cw = peers.cashews_redis(url, pool)
     ac = peers.aiocache_redis(port, pool)
@@ -99,6 +103,7 @@ async def redis(settings: Settings, url: str, port: int, pool: int) -> list[Resu
     for k in keys:
         await ck.set(k, value)
         await ck_plain.set(k, value)
+        await generic.set(k, value)
         await raw.set("raw:" + k, value)
         await cw.set("cw:" + k, value, expire=peers.TTL)
         await ac.set(k, value, ttl=peers.TTL)
@@ -111,6 +116,11 @@ async def redis(settings: Settings, url: str, port: int, pool: int) -> list[Resu
         gets = [
             Contender("cachekit", ck.get, subject=True, note=f"{stacks.describe(ck)}{pipelined}"),
         ]
+        gets.append(Contender("cachekit, telemetry off", ck_quiet.get, note="stripped"))
+        gets.append(Contender("cachekit GenericRedisCache", generic.get, note="public API"))
+        gets.append(
+            Contender("cachekit CacheFactory.for_web_app", web_app.get, note="public API")
+        )
         if pipelined:
             gets.append(Contender("cachekit, auto_pipeline off", ck_plain.get))
         backend = stacks.layer(ck, RedisBackend)
@@ -162,6 +172,8 @@ async def redis(settings: Settings, url: str, port: int, pool: int) -> list[Resu
     )
     for cache in (ck, ck_plain):
         await cache.clear()
+        await cache.aclose()
+    for cache in (ck_quiet, generic, web_app):
         await cache.aclose()
     await raw.aclose()
     await cw.close()
