@@ -47,6 +47,12 @@ def credentials(config: CacheConfig) -> tuple[str | None, str | None]:
     return user, password
 
 
+def sentinel_credentials(config: CacheConfig) -> tuple[str | None, str | None]:
+    """The ``(username, password)`` of the sentinels (None: not set). They are not the data
+    nodes' credentials: a sentinel is often run without a password, or with its own."""
+    return config.redis.sentinel_username or None, config.redis.sentinel_password or None
+
+
 def credential_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(dotted key, message)`` for credentials set in two places with different values.
 
@@ -251,10 +257,17 @@ def review(config: CacheConfig) -> Review:
     url, sec = config.redis.url, config.security
     tls = uses_tls(url) or (not url and sec.use_tls)
     user, password = credentials(config)
+    client_cert = tls and bool(sec.tls_cert_path)
+    methods = authentication(user, password, client_cert=client_cert)
+    if url and config.redis.topology == "sentinel":
+        sentinel_user, sentinel_password = sentinel_credentials(config)
+        methods += "; sentinels: " + authentication(
+            sentinel_user, sentinel_password, client_cert=client_cert
+        )
     return Review(
         tls=tls,
         local=is_local(url),
-        authentication=authentication(user, password, client_cert=tls and bool(sec.tls_cert_path)),
+        authentication=methods,
         has_password=bool(password),
         findings=tuple(findings_of(config.to_dict(), url, sec)),
     )

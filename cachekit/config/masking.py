@@ -26,6 +26,7 @@ __all__ = [
 SECRET_KEYS: frozenset[str] = frozenset(
     {
         "redis.password",
+        "redis.sentinel_password",
         "security.password",
         "security.signing_keys",
         "security.encryption_keys",

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from cachekit.config.masking import mask_url
+from cachekit.config.urls import scheme_mode
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
@@ -31,6 +32,9 @@ ClearRatio = Annotated[float, msgspec.Meta(gt=0, le=1)]
 Posture = Literal["strict", "relaxed"]
 RecoveryPolicy = Literal["drop", "write_back"]
 CoherenceMode = Literal["tracking", "bounded", "local"]
+RedisMode = Literal["standalone", "sentinel", "cluster"]
+ReadFrom = Literal["master", "replica"]
+HashTag = Literal["none", "namespace"]
 # A signing / encryption key: a random string from a secrets store, 16 characters or more.
 SecretKey = Annotated[str, msgspec.Meta(min_length=16)]
 
@@ -47,9 +51,22 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Where Redis is and how cachekit talks to it. ``url = ""`` means memory only."""
+    """Where Redis is and how cachekit talks to it. ``url = ""`` means memory only.
+
+    ``mode`` is the topology: one server, a master found through Sentinel, or a Cluster
+    (a ``redis+sentinel://`` / ``redis+cluster://`` URL says so too; see ``topology``).
+    ``sentinel_master`` names the master's service when the URL does not;
+    ``sentinel_username`` / ``sentinel_password`` authenticate to the sentinels (the
+    URL's credentials are the data nodes'). ``read_from = "replica"`` sends reads to a
+    replica (Sentinel). ``hash_tag = "namespace"`` puts every key of the namespace in one
+    cluster slot (``{namespace:environment}:key``).
+    """
 
     url: str
+    mode: RedisMode
+    sentinel_master: str
+    read_from: ReadFrom
+    hash_tag: HashTag
     max_connections: PositiveInt
     socket_timeout: PositiveFloat
     connect_timeout: PositiveFloat
@@ -61,12 +78,22 @@ class RedisConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     lease_seconds: NonNegativeFloat
     username: str | None = None
     password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+    @property
+    def topology(self) -> RedisMode:
+        """The topology in effect: the one a ``+sentinel`` / ``+cluster`` scheme names, else
+        ``mode`` (validation refuses a URL and a mode that disagree)."""
+        named = scheme_mode(self.url)
+        return named if named is not None else self.mode
 
     def __repr__(self) -> str:
         pw = "None" if self.password is None else "'***'"
         return (
-            f"RedisConfig(url={mask_url(self.url)!r}, username={self.username!r}, "
-            f"password={pw}, max_connections={self.max_connections}, "
+            f"RedisConfig(url={mask_url(self.url)!r}, mode={self.topology!r}, "
+            f"username={self.username!r}, password={pw}, "
+            f"max_connections={self.max_connections}, "
             f"socket_timeout={self.socket_timeout}, connect_timeout={self.connect_timeout})"
         )
 
@@ -372,7 +399,11 @@ class CacheConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
     @property
     def key_prefix(self) -> str:
-        """Prefix of every Redis key this stack owns: ``namespace:environment:``."""
+        """Prefix of every Redis key this stack owns: ``namespace:environment:``, or
+        ``{namespace:environment}:`` with ``redis.hash_tag = "namespace"`` (a cluster hash
+        tag: the namespace lives in one slot)."""
+        if self.redis.hash_tag == "namespace":
+            return f"{{{self.namespace}:{self.environment}}}:"
         return f"{self.namespace}:{self.environment}:"
 
     @property

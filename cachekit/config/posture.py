@@ -13,7 +13,11 @@ at every start. Loopback hosts and unix sockets may be plaintext and unauthentic
 ``"relaxed"`` every finding is a note: reported by ``cachekit config validate``, never fatal.
 
 Rules read the nested settings (raw or ``CacheConfig.to_dict()``) and never do I/O: a host
-name is not resolved, so a name that resolves to loopback still counts as remote.
+name is not resolved, so a name that resolves to loopback still counts as remote. They
+apply to every host a URL lists (sentinels, cluster seeds): one remote host makes the
+connection remote. The sentinels' own authentication (``redis.sentinel_password``) is
+checked like the data nodes'; the nodes a sentinel or a cluster announces get the same
+TLS and credentials as the ones listed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import msgspec
 
 from cachekit.config.model import CacheConfig
 from cachekit.config.tree import get
-from cachekit.config.urls import endpoint, userinfo
+from cachekit.config.urls import RedisURL, parse_redis_url, scheme_mode, userinfo
 
 Severity = Literal["error", "warning", "note"]
 
@@ -59,6 +63,16 @@ def _authenticated(data: Mapping[str, Any], url: str, tls: bool) -> bool:
     return any(isinstance(s, str) and s for s in secrets) or client_cert
 
 
+def _where(parsed: RedisURL) -> str:
+    """The hosts of a URL in words, for findings."""
+    if parsed.scheme == "unix":
+        return "a unix socket"
+    hosts = [host for host, _ in parsed.hosts] or [parsed.host or "localhost"]
+    if len(hosts) == 1:
+        return f"host {hosts[0]!r}"
+    return "hosts " + ", ".join(repr(h) for h in dict.fromkeys(hosts))
+
+
 def evaluate(data: Mapping[str, Any]) -> list[Finding]:
     """Posture findings for nested settings (raw merged layers or ``config.to_dict()``).
 
@@ -69,13 +83,13 @@ def evaluate(data: Mapping[str, Any]) -> list[Finding]:
     if not isinstance(url, str) or not url or posture not in ("strict", "relaxed"):
         return []
     try:
-        scheme, host, local = endpoint(url)
+        parsed = parse_redis_url(url)
     except ValueError:
         return []
+    local, tls = parsed.local, parsed.tls
+    where = _where(parsed)
     strict = posture == "strict"
     waived = get(data, "security.allow_insecure") is True
-    tls = scheme == "rediss"
-    where = "a unix socket" if scheme == "unix" else f"host {host or 'localhost'!r}"
     found: list[tuple[str, str, str, bool]] = []  # rule, key, message, refusable
     if local:
         if not tls:
@@ -89,7 +103,8 @@ def evaluate(data: Mapping[str, Any]) -> list[Finding]:
             found.append((
                 "plaintext-remote",
                 "redis.url",
-                f"plaintext redis:// to non-loopback {where}: use rediss:// (TLS)",
+                f"plaintext {parsed.scheme}:// to non-loopback {where}: use "
+                f"rediss{parsed.scheme[len('redis'):]}:// (TLS)",
                 True,
             ))
         if not _authenticated(data, url, tls):
@@ -99,6 +114,20 @@ def evaluate(data: Mapping[str, Any]) -> list[Finding]:
                 f"no authentication to non-loopback {where}: set redis.password (and "
                 "redis.username for an ACL user) or a client certificate "
                 "(security.tls_cert_path, security.tls_key_path)",
+                True,
+            ))
+        sentinel = (scheme_mode(url) or get(data, "redis.mode")) == "sentinel"
+        sentinel_secret = get(data, "redis.sentinel_password")
+        client_cert = tls and bool(get(data, "security.tls_cert_path"))
+        if sentinel and not (isinstance(sentinel_secret, str) and sentinel_secret) and not (
+            client_cert
+        ):
+            found.append((
+                "unauthenticated-remote",
+                "redis.sentinel_password",
+                f"sentinels at non-loopback {where} without a password: set "
+                "redis.sentinel_password (whoever can reach a sentinel can name the master "
+                "the cache writes to) or a client certificate",
                 True,
             ))
     if get(data, "security.verify_certificates") is False:

@@ -8,6 +8,15 @@ loopback still counts as remote. The forms::
     redis://[[username][:password]@]host[:port][/db][?db=N&username=U&password=P]
     rediss://...                      the same, over TLS
     unix://[[username][:password]@]/path/to/socket[?db=N&username=U&password=P]
+    redis+sentinel://[[username][:password]@]host[:port][,host[:port]...][/service[/db]][?...]
+    redis+cluster://[[username][:password]@]host[:port][,host[:port]...][/0][?...]
+    rediss+sentinel://..., rediss+cluster://...   the same, over TLS (to every node)
+
+A ``+sentinel`` URL lists the sentinels (port 26379 unless given) and names the master's
+service; a ``+cluster`` URL lists seed nodes (any of them will do; the rest are found).
+The credentials in the URL are those of the data nodes (the master and replicas, or the
+cluster nodes); a sentinel's own password is ``redis.sentinel_password``. A ``redis://`` URL
+may list several hosts too, for ``redis.mode = "sentinel"`` or ``"cluster"``.
 
 Rules where URLs are ambiguous or redis-py guesses: the userinfo ends at the *last* ``@``
 before the query, so a raw ``@``, ``/`` or ``#`` in a password is read as part of it
@@ -23,15 +32,29 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import quote, unquote
 
 from cachekit.errors import CacheConfigError, ConfigProblem
 
-REDIS_SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
-"""URL schemes of a single Redis server (``rediss`` is TLS)."""
+REDIS_SCHEMES: Final = frozenset(
+    {
+        "redis",
+        "rediss",
+        "unix",
+        "redis+sentinel",
+        "rediss+sentinel",
+        "redis+cluster",
+        "rediss+cluster",
+    }
+)
+"""URL schemes validation accepts (``rediss`` is TLS; ``+sentinel`` / ``+cluster`` name the
+topology, see ``RedisURL.mode``)."""
+MODES: Final = ("standalone", "sentinel", "cluster")
+"""The topologies cachekit talks to (``redis.mode``)."""
 
 DEFAULT_PORT: Final = 6379
+SENTINEL_PORT: Final = 26379
 QUERY_PARAMETERS: Final = ("db", "username", "password")
 """Query parameters a Redis URL may carry; ``username`` and ``password`` are secrets."""
 
@@ -39,6 +62,7 @@ _LOCAL_NAMES: Final = frozenset(
     {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 )
 _HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_SCHEME = re.compile(r"[A-Za-z0-9_.+-]+")
 _DB_PATH = re.compile(r"/?(?P<db>[0-9]*)/?")
 _SECRET_QUERY = re.compile(r"(?i)(?P<lead>[?&](?:password|username)=)[^&]*")
 MASK: Final = "***"
@@ -70,45 +94,71 @@ class RedisURL:
 
     scheme: str
     host: str | None
-    """The host (IPv6 without brackets); None for a unix socket."""
+    """The (first) host (IPv6 without brackets); None for a unix socket."""
     port: int | None
     path: str | None
     """The socket path of a ``unix://`` URL."""
     db: int
     username: str | None
     password: str | None
+    hosts: tuple[tuple[str, int], ...] = ()
+    """Every ``(host, port)`` listed (sentinels or cluster seeds); empty for a socket."""
+    service: str | None = None
+    """The master's service name of a ``+sentinel`` URL (None: not in the URL)."""
 
     @property
     def tls(self) -> bool:
-        """Whether the connection uses TLS (``rediss://``)."""
-        return self.scheme == "rediss"
+        """Whether the connections use TLS (``rediss://``, ``rediss+...://``)."""
+        return self.scheme.startswith("rediss")
+
+    @property
+    def mode(self) -> str | None:
+        """``"sentinel"`` or ``"cluster"`` when the scheme names a topology, else None."""
+        _, plus, mode = self.scheme.partition("+")
+        return mode if plus else None
+
+    @property
+    def base_scheme(self) -> str:
+        """The scheme of one node: ``redis``, ``rediss`` or ``unix``."""
+        return self.scheme.partition("+")[0]
 
     @property
     def local(self) -> bool:
-        """Whether it points at this machine: a unix socket or a loopback host."""
-        return self.scheme == "unix" or is_loopback(self.host or "")
+        """Whether it points at this machine: a unix socket or loopback hosts only."""
+        if self.scheme == "unix":
+            return True
+        return all(is_loopback(host) for host, _ in self.hosts or ((self.host or "", 0),))
 
     @property
     def where(self) -> str:
-        """``host:port`` or ``unix:<path>``, for messages (no secrets)."""
+        """``host:port`` (comma-separated when several) or ``unix:<path>``, for messages."""
         if self.host is None:
             return f"unix:{self.path}"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return ",".join(node_where(h, p) for h, p in self.hosts or ((self.host, self.port),))
 
     def connection_url(self) -> str:
         """The URL without credentials, for redis-py (credentials go as keyword arguments,
         so nothing in the URL can override them)."""
         if self.scheme == "unix":
             return f"unix://{quote(self.path or '')}?db={self.db}"
-        return f"{self.scheme}://{self.where}/{self.db}"
+        service = f"/{self.service}" if self.service else ""
+        return f"{self.scheme}://{self.where}{service}/{self.db}"
+
+    def node_url(self, host: str, port: int) -> str:
+        """The credential-free URL of one node (a master, replica or cluster node)."""
+        return f"{self.base_scheme}://{node_where(host, port)}/{self.db}"
 
     def __repr__(self) -> str:
         secret = "None" if self.password is None else repr(MASK)
         return (
-            f"RedisURL({self.scheme}://{self.where}/{self.db}, "
+            f"RedisURL({self.connection_url()}, "
             f"username={self.username!r}, password={secret})"
         )
+
+
+def node_where(host: str, port: int | None) -> str:
+    """``host:port`` of one node, an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _split(url: str) -> tuple[str, str | None, str, str | None]:
@@ -130,7 +180,7 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _host_port(authority: str) -> tuple[str, int]:
+def _host_port(authority: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
     if authority.startswith("["):
         inside, closed, after = authority[1:].partition("]")
         if not closed:
@@ -151,7 +201,7 @@ def _host_port(authority: str) -> tuple[str, int]:
             raise RedisURLError("no host: give one, e.g. redis://localhost:6379/0")
         if not _HOST_NAME.fullmatch(host):
             raise RedisURLError("the host holds characters a host name cannot have")
-    return host, DEFAULT_PORT if port_text is None else _port(port_text)
+    return host, default_port if port_text is None else _port(port_text)
 
 
 def _query(query: str) -> dict[str, str]:
@@ -187,8 +237,11 @@ def _parse(url: str) -> RedisURL:
         raise RedisURLError(f"expected a str, got {type(url).__name__}")
     scheme, userinfo, hostpart, query = _split(url)
     if scheme not in REDIS_SCHEMES:
-        shown = scheme if _HOST_NAME.fullmatch(scheme) and len(scheme) <= 20 else "(not shown)"
-        raise RedisURLError(f"unknown scheme {shown!r}: use redis://, rediss:// or unix://")
+        shown = scheme if _SCHEME.fullmatch(scheme) and len(scheme) <= 20 else "(not shown)"
+        raise RedisURLError(
+            f"unknown scheme {shown!r}: use redis://, rediss://, unix://, "
+            "redis+sentinel:// or redis+cluster:// (rediss+... over TLS)"
+        )
     user = password = None
     if userinfo is not None:
         name, colon, secret = userinfo.partition(":")
@@ -203,13 +256,20 @@ def _parse(url: str) -> RedisURL:
         if not path:
             raise RedisURLError("no socket path: unix:///path/to/redis.sock")
         host, port, socket_path, path_db = None, None, unquote(slash + path), ""
+        hosts: tuple[tuple[str, int], ...] = ()
+        service = None
     else:
         authority, slash, path = hostpart.partition("/")
-        host, port = _host_port(authority)
+        sentinel = scheme.endswith("+sentinel")
+        default = SENTINEL_PORT if sentinel else DEFAULT_PORT
+        hosts = tuple(_host_port(part, default) for part in authority.split(","))
+        host, port = hosts[0]
         socket_path = None
-        match = _DB_PATH.fullmatch(slash + path)
+        service, rest = _service(path) if sentinel else (None, slash + path)
+        match = _DB_PATH.fullmatch(rest)
         if match is None:
-            raise RedisURLError("the path must be the database number, e.g. /0")
+            what = "/service/db, e.g. /mymaster/0" if sentinel else "the database number, e.g. /0"
+            raise RedisURLError(f"the path must be {what}")
         path_db = match["db"]
     query_db = params.get("db")
     if query_db is not None and not query_db.isdigit():
@@ -217,7 +277,19 @@ def _parse(url: str) -> RedisURL:
     if path_db and query_db is not None and int(path_db) != int(query_db):
         raise RedisURLError("two different databases in the URL (path and ?db=)")
     db = int(query_db or path_db or 0)
-    return RedisURL(scheme, host, port, socket_path, db, user, password)
+    if scheme.endswith("+cluster") and db != 0:
+        raise RedisURLError("a cluster has database 0 only: drop the /db or use /0")
+    return RedisURL(scheme, host, port, socket_path, db, user, password, hosts, service)
+
+
+def _service(path: str) -> tuple[str | None, str]:
+    """The service name leading a ``+sentinel`` URL's path, and the rest (the database)."""
+    name, slash, rest = path.partition("/")
+    if not name or name.isdigit():  # no service, or only a database: the service is a setting
+        return None, "/" + path
+    if not _HOST_NAME.fullmatch(unquote(name)):
+        raise RedisURLError("the service name holds characters a sentinel name cannot have")
+    return unquote(name), slash + rest
 
 
 def parse_redis_url(url: str) -> RedisURL:
@@ -264,7 +336,8 @@ def mask_url(url: str) -> str:
 
 
 def endpoint(url: str) -> tuple[str, str | None, bool]:
-    """``(scheme, host, local)`` of a Redis URL; ``local`` for loopback hosts and sockets.
+    """``(scheme, host, local)`` of a Redis URL; ``local`` for a socket, or when every host
+    listed is loopback; ``host`` is the first host.
 
     Raises ``ValueError`` (``RedisURLError``) for a URL that does not parse.
     """
@@ -272,9 +345,22 @@ def endpoint(url: str) -> tuple[str, str | None, bool]:
     return parsed.scheme, parsed.host, parsed.local
 
 
+def scheme_mode(url: str) -> Literal["sentinel", "cluster"] | None:
+    """The topology a URL's scheme names (``redis+sentinel://``...), or None."""
+    if not isinstance(url, str):
+        return None
+    mode = url.partition("://")[0].lower().partition("+")[2]
+    if mode == "sentinel":
+        return "sentinel"
+    return "cluster" if mode == "cluster" else None
+
+
 def uses_tls(url: str) -> bool:
-    """Whether a Redis URL asks for TLS (``rediss://``)."""
-    return isinstance(url, str) and url[:9].lower() == "rediss://"
+    """Whether a Redis URL asks for TLS (``rediss://``, ``rediss+sentinel://``, ...)."""
+    if not isinstance(url, str):
+        return False
+    scheme, sep, _ = url.partition("://")
+    return bool(sep) and scheme.lower().partition("+")[0] == "rediss"
 
 
 def userinfo(url: str) -> tuple[str | None, str | None]:

@@ -25,7 +25,7 @@ from cachekit.config.model import (
 )
 from cachekit.config.posture import evaluate
 from cachekit.config.tree import get
-from cachekit.config.urls import endpoint, url_problem
+from cachekit.config.urls import MODES, endpoint, parse_redis_url, scheme_mode, url_problem
 from cachekit.errors import CacheConfigError, ConfigProblem
 from cachekit.extras import AESGCM_MODULE, missing
 
@@ -172,7 +172,7 @@ def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     if problem is not None:  # the parser the connection uses: a bad port is caught here
         check.add("redis.url", problem, url)
         return
-    scheme = endpoint(url)[0] if url else ""
+    scheme = endpoint(url)[0].partition("+")[0] if url else ""
     tls_files = [
         k for k in ("tls_ca_path", "tls_cert_path", "tls_key_path") if get(data, f"security.{k}")
     ]
@@ -193,6 +193,68 @@ def _check_redis(data: dict[str, Any], check: _Checker) -> None:
     base, cap = get(data, "redis.retry_backoff_base"), get(data, "redis.retry_backoff_cap")
     if isinstance(base, (int, float)) and isinstance(cap, (int, float)) and base > cap:
         check.add("redis.retry_backoff_base", "must not exceed redis.retry_backoff_cap", base)
+
+
+def _check_topology(data: dict[str, Any], check: _Checker) -> None:
+    """The mode, the URL's form and the sentinel settings agree (``redis.mode``)."""
+    url, mode = get(data, "redis.url"), get(data, "redis.mode")
+    if not isinstance(url, str) or mode not in MODES:
+        return
+    master, read_from = get(data, "redis.sentinel_master"), get(data, "redis.read_from")
+    if not url or url_problem(url) is not None:
+        return
+    parsed = parse_redis_url(url)
+    named = scheme_mode(url)
+    if named is not None and mode not in ("standalone", named):
+        check.add(
+            "redis.mode",
+            f"contradicts redis.url, whose {parsed.scheme}:// scheme means {named!r}: "
+            "set one of them",
+            mode,
+        )
+        return
+    topology = named or mode
+    if topology == "standalone":
+        if len(parsed.hosts) > 1:
+            check.add(
+                "redis.url",
+                "lists several hosts, which only sentinels or cluster seeds may: set "
+                "redis.mode = 'sentinel' or 'cluster' (or use redis+sentinel:// or "
+                "redis+cluster://)",
+                url,
+            )
+        if isinstance(master, str) and master:
+            check.add(
+                "redis.sentinel_master",
+                "names a sentinel service but the mode is standalone: set "
+                "redis.mode = 'sentinel' (or use a redis+sentinel:// URL)",
+                master,
+            )
+    elif parsed.scheme == "unix":
+        check.add("redis.url", f"a unix socket cannot reach a {topology}: use redis://", url)
+        return
+    if topology == "sentinel":
+        if isinstance(master, str) and master and parsed.service and master != parsed.service:
+            check.add(
+                "redis.sentinel_master",
+                f"contradicts the service {parsed.service!r} in redis.url: set one of them",
+                master,
+            )
+        elif not parsed.service and not master:
+            check.add(
+                "redis.sentinel_master",
+                "sentinel mode needs the master's service name: set redis.sentinel_master "
+                "or name it in the URL (redis+sentinel://host:26379/mymaster/0)",
+                master,
+            )
+    if topology == "cluster" and parsed.db != 0:
+        check.add("redis.url", "a cluster has database 0 only: use /0", url)
+    if read_from == "replica" and topology != "sentinel":
+        check.add(
+            "redis.read_from",
+            f"reads from a replica need redis.mode = 'sentinel' (the mode is {topology!r})",
+            read_from,
+        )
 
 
 def _check_thresholds(data: dict[str, Any], check: _Checker) -> None:
@@ -270,6 +332,7 @@ RULES: list[Rule] = [
     _check_compression,
     _check_tiers,
     _check_redis,
+    _check_topology,
     _check_security,
     _check_thresholds,
     _check_server,

@@ -159,6 +159,47 @@ async def _credentials() -> None:
     assert "password" not in _kwargs(cfg())
 
 
+_SENTINELS = "redis+sentinel://127.0.0.1:26379/svc/0"
+
+
+@probe("redis.mode")
+async def _mode() -> None:
+    two_hosts = "redis://127.0.0.1:7000,127.0.0.1:7001/0"
+    assert rejected(redis__url=two_hosts)  # several hosts: not one server
+    assert Endpoint.from_config(cfg(redis__url=two_hosts, redis__mode="cluster")).mode == "cluster"
+
+
+@probe("redis.sentinel_master")
+async def _sentinel_master() -> None:
+    url = "redis+sentinel://127.0.0.1:26379/0"
+    assert rejected(redis__url=url)
+    assert Endpoint.from_config(cfg(redis__url=url, redis__sentinel_master="m")).service == "m"
+
+
+@probe("redis.read_from")
+async def _read_from() -> None:
+    assert rejected(redis__url="redis://127.0.0.1:6379/0", redis__read_from="replica")
+    for read_from in ("master", "replica"):
+        config = cfg(redis__url=_SENTINELS, redis__read_from=read_from)
+        assert Endpoint.from_config(config).read_from == read_from
+
+
+@probe("redis.hash_tag")
+async def _hash_tag() -> None:
+    keys = set(await stored(cfg(redis__hash_tag="namespace")))
+    assert all(k.startswith(b"{") for k in keys)
+    assert not any(k.startswith(b"{") for k in await stored(cfg(redis__hash_tag="none")))
+
+
+@probe("redis.sentinel_username", "redis.sentinel_password")
+async def _sentinel_credentials() -> None:
+    config = cfg(redis__url=_SENTINELS, redis__sentinel_username="s", redis__sentinel_password="p")
+    kwargs = Endpoint.from_config(config).sentinels().sentinel_kwargs
+    assert (kwargs["username"], kwargs["password"]) == ("s", "p")
+    plain = Endpoint.from_config(cfg(redis__url=_SENTINELS)).sentinels()
+    assert "password" not in plain.sentinel_kwargs
+
+
 @probe("redis.auto_pipeline")
 async def _auto_pipeline() -> None:
     for enabled, connections in ((True, 1), (False, 20)):
