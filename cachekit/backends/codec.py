@@ -143,6 +143,22 @@ class Codec:
         """
         return self._pack(self._encoder.encode(value))
 
+    def payload(self, value: Any) -> bytes:
+        """The MessagePack encoding of ``value`` (the first half of ``encode``)."""
+        return self._encoder.encode(value)
+
+    def pack(self, payload: bytes, *, report: bool = True) -> bytes:
+        """The second half of ``encode``: the envelope around ``payload``, compressed above
+        the threshold. ``report`` False: leave the compression report to the caller
+        (``report_compression``), for a caller that packs in a worker thread."""
+        return self._pack(payload, report=report)
+
+    def report_compression(self, payload_size: int, stored_size: int) -> None:
+        """Report the compression of a value packed with ``report=False``."""
+        if self._on_compress is not None and self._compress is not None:
+            if payload_size > self.threshold:
+                self._on_compress(payload_size, stored_size - HEADER_SIZE)
+
     def encode_with_info(self, value: Any) -> tuple[bytes, int, int]:
         """Like ``encode``, also returning the encoded and the stored length (for telemetry)."""
         payload = self._encoder.encode(value)
@@ -154,7 +170,7 @@ class Codec:
         (the stored payload may be the encoded bytes when compressing did not shrink them)."""
         self._on_compress = callback
 
-    def _pack(self, payload: bytes) -> bytes:
+    def _pack(self, payload: bytes, *, report: bool = True) -> bytes:
         """Wrap an encoded payload in the envelope, compressed when that makes it smaller."""
         size = len(payload)
         if size > self.max_size:
@@ -163,7 +179,7 @@ class Codec:
             return _PLAIN_HEADER + payload
         packed = self._compress(payload)
         stored = self._compressed_header + packed if len(packed) < size else _PLAIN_HEADER + payload
-        if self._on_compress is not None:
+        if report and self._on_compress is not None:
             self._on_compress(size, len(stored) - HEADER_SIZE)
         return stored
 

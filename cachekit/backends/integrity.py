@@ -150,7 +150,10 @@ class SealedCodec:
     # -- writing ---------------------------------------------------------------------------
     def encode(self, value: Any, *, name: str | bytes) -> bytes:
         """The stored form of ``value`` under the Redis key ``name``."""
-        envelope = self.inner.encode(value)
+        return self.seal_envelope(self.inner.encode(value), name=name)
+
+    def seal_envelope(self, envelope: bytes, *, name: str | bytes) -> bytes:
+        """Sign or encrypt an envelope the inner codec made, bound to ``name``."""
         key_name = name.encode() if isinstance(name, str) else name
         aad = _bound(self._header, key_name)
         if self._writer.aead is not None:

@@ -23,6 +23,11 @@ bad argument fails that caller alone, before anything is sent. A caller that is 
 (a timeout) abandons its future; its reply is still read, so the connection never falls
 out of step. The runner holds one pooled connection while commands keep coming and
 returns it when the queue stays empty for a tick.
+
+A large command (``LARGE_PAYLOAD`` bytes and more: a value of several megabytes) gets a
+deadline of its own, longer by its transfer time at ``TRANSFER_RATE``, and so does the
+write of the batch carrying it: a 50 MB value is not a Redis failure because it takes
+longer than a GET to send.
 """
 
 from __future__ import annotations
@@ -49,6 +54,11 @@ __all__ = ["DEFAULT_MAX_BATCH", "AutoPipeline", "supports_auto_pipeline"]
 
 DEFAULT_MAX_BATCH: Final = 256
 """Commands one round trip carries at most; the rest go in the next one."""
+
+LARGE_PAYLOAD: Final = 1 << 20
+"""Commands this size (bytes on the wire) and larger get a deadline extended by their size."""
+TRANSFER_RATE: Final = 50 << 20
+"""Bytes per second a deadline allows for sending a large command (a slow link's pace)."""
 
 Command = tuple[Any, ...]
 Packer = Callable[[Command], bytes]
@@ -144,11 +154,16 @@ class AutoPipeline:
         self._queue.append(request)
         if self.deadline is not None:
             group = self._group
-            if group is None:
+            if len(payload) >= LARGE_PAYLOAD:  # its own, longer deadline
+                limit = self.deadline + len(payload) / TRANSFER_RATE
+                loop.call_at(loop.time() + limit, _expire, [request], limit)
+            elif group is None:
                 group = self._group = []
                 loop.call_soon(self._close_group)
                 loop.call_at(loop.time() + self.deadline, _expire, group, self.deadline)
-            group.append(request)
+                group.append(request)
+            else:
+                group.append(request)
         if self._runner is None:
             # The runner's first step comes after every callback already due in this
             # tick, so the commands other tasks issue meanwhile join the same batch.
@@ -196,12 +211,20 @@ class AutoPipeline:
                     self._runner = asyncio.get_running_loop().create_task(self._run())
 
     def _take_batch(self) -> list[_Request]:
-        queue, batch, size = self._queue, [], 0
+        """The next batch: up to ``max_batch`` commands; a large command goes alone (the
+        small ones around it keep their short deadlines)."""
+        queue, size = self._queue, 0
+        batch: list[_Request] = []
         while queue and size < self.max_batch:
-            request = queue.popleft()
+            request = queue[0]
             if request.future.done():  # its caller was cancelled before the batch left
+                queue.popleft()
                 continue
-            batch.append(request)
+            if len(request.payload) >= LARGE_PAYLOAD:
+                if not batch:
+                    batch.append(queue.popleft())
+                break
+            batch.append(queue.popleft())
             size += len(request.names)
         return batch
 
@@ -246,9 +269,15 @@ class AutoPipeline:
         await connection.connect()  # after a failed attempt; bounded by connect_timeout
         replies: list[Any] = []
         callbacks = self._callbacks
+        payloads = [r.payload for r in batch]
+        limit = connection.socket_timeout
+        if limit is not None:
+            size = sum(map(len, payloads))
+            if size >= LARGE_PAYLOAD:
+                limit += size / TRANSFER_RATE
         try:
-            async with asyncio.timeout(connection.socket_timeout):
-                await _write(connection, [r.payload for r in batch])
+            async with asyncio.timeout(limit):
+                await _write(connection, payloads)
                 for request in batch:
                     for name in request.names:
                         try:

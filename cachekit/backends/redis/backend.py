@@ -20,7 +20,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 
 from cachekit.backends.codec import Codec
-from cachekit.backends.glob import escape_glob
+from cachekit.backends.glob import check_pattern, escape_glob
 from cachekit.backends.integrity import SealedCodec
 from cachekit.backends.redis.autopipeline import AutoPipeline, supports_auto_pipeline
 from cachekit.backends.redis.connection import Endpoint
@@ -40,6 +40,8 @@ from cachekit.protocol import (
 from cachekit.tags import FOREVER
 
 _SCAN_COUNT: Final = 500
+OFFLOAD_BYTES: Final = 1 << 20
+"""Encoded values from this size on are compressed (and sealed) in a worker thread."""
 PROBE_KEY: Final = "__cachekit_probe__"
 """Key, inside the namespace, that probes write (it expires after a few seconds)."""
 _PROBE_TTL: Final = 5
@@ -208,6 +210,31 @@ class RedisBackend(RemoteTier):
     def _encode(self, name: str, value: Any) -> bytes:
         return self._entries.encode(value, name=name)
 
+    async def _stored_form(self, name: str, value: Any) -> bytes:
+        """``_encode``, with a large value's compression and sealing in a worker thread, so
+        the event loop never waits for them (the MessagePack encoding is a copy at C speed)."""
+        codec = self.codec
+        payload = codec.payload(value)
+        if len(payload) < OFFLOAD_BYTES:
+            envelope = codec.pack(payload)
+            sealed = self.sealed
+            return envelope if sealed is None else sealed.seal_envelope(envelope, name=name)
+        envelope, stored = await asyncio.to_thread(self._pack_off_loop, name, payload)
+        codec.report_compression(len(payload), len(envelope))  # telemetry: on the loop
+        return stored
+
+    def _pack_off_loop(self, name: str, payload: bytes) -> tuple[bytes, bytes]:
+        """The envelope and the stored form of ``payload`` (runs in a worker thread)."""
+        envelope = self.codec.pack(payload, report=False)
+        sealed = self.sealed
+        return envelope, envelope if sealed is None else sealed.seal_envelope(envelope, name=name)
+
+    async def _decoded(self, raw: bytes | str | None, type: Any, name: str) -> Any:
+        """``_decode``; a large stored form is decompressed and decoded in a worker thread."""
+        if raw is not None and len(raw) >= OFFLOAD_BYTES:
+            return await asyncio.to_thread(self._decode, raw, type, name)
+        return self._decode(raw, type, name)
+
     def _decode(self, raw: bytes | str | None, type: Any, name: str) -> Any:
         if raw is None:
             return None
@@ -329,21 +356,21 @@ class RedisBackend(RemoteTier):
     async def get(self, key: str, *, type: Any = None) -> Any:
         with map_redis_errors("GET"):
             raw = await self._command("GET", self.prefix + key)
-        return self._decode(raw, type, self.prefix + key)
+        return await self._decoded(raw, type, self.prefix + key)
 
     async def get_with_ttl(self, key: str, *, type: Any = None) -> tuple[Any, float | None]:
         """The value and its remaining TTL in seconds (None: no expiry) in one round trip."""
         name = self.prefix + key
         with map_redis_errors("GET"):
             raw, pttl = await self._commands([("GET", name), ("PTTL", name)])
-        value = self._decode(raw, type, name)
+        value = await self._decoded(raw, type, name)
         if value is None or pttl == -2:
             return None, None
         return value, None if pttl < 0 else pttl / 1000.0
 
     async def set(self, key: str, value: Any, ttl: TTL = UNSET) -> None:
         seconds = check_ttl(ttl, self.default_ttl)
-        data = self._encode(self.prefix + key, value)
+        data = await self._stored_form(self.prefix + key, value)
         with map_redis_errors("SET"):
             await self._command(*_set_command(self.prefix + key, data, seconds))
 
@@ -391,7 +418,9 @@ class RedisBackend(RemoteTier):
         seconds = check_ttl(ttl, self.default_ttl)
         if not items:
             return
-        encoded = [(self.prefix + k, self._encode(self.prefix + k, v)) for k, v in items.items()]
+        encoded = [
+            (self.prefix + k, await self._stored_form(self.prefix + k, v)) for k, v in items.items()
+        ]
         with map_redis_errors("SET"):
             await self._commands([_set_command(name, data, seconds) for name, data in encoded])
 
@@ -421,7 +450,7 @@ class RedisBackend(RemoteTier):
         """UNLINK every key of this namespace matching ``pattern`` (a Redis glob, already
         escaped by the caller where it holds user text), found by SCAN, never KEYS."""
         removed, cursor = 0, 0
-        match = escape_glob(self.prefix) + pattern
+        match = escape_glob(self.prefix) + check_pattern(pattern)
         with map_redis_errors("SCAN"):
             while True:
                 cursor, names = await self._command(
