@@ -3,7 +3,7 @@
 ::
 
     GET    /v1/cache/{namespace}/{key}          the JSON value, or 404
-    PUT    /v1/cache/{namespace}/{key}?ttl=60   store the JSON body
+    PUT    /v1/cache/{namespace}/{key}?ttl=60   store the JSON body (&tags=user:42,team:7)
     DELETE /v1/cache/{namespace}/{key}          remove it
     POST   /v1/cache/{namespace}:batch-get      {"keys": [...]} -> values and misses
 
@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachekit.protocol import UNSET
+from cachekit.tags import MAX_TAG_LENGTH, MAX_TAGS
 from cachekit.web.deps import CacheDep, require_read, require_write
 from cachekit.web.jsonlimits import INT_RANGE, MAX_JSON_DEPTH
 from cachekit.web.problems import ProblemError, problem_responses
@@ -50,6 +51,15 @@ Key = Annotated[
 TTLParam = Annotated[
     float | None,
     Query(gt=0, le=MAX_TTL, description="seconds to keep the value (default: ttl.default)"),
+]
+TagsParam = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_TAGS * (MAX_TAG_LENGTH + 1),
+        description="comma-separated tags (POST /cache/invalidate {\"tags\": [...]} removes "
+        "every entry carrying one)",
+        examples=["user:42,team:7"],
+    ),
 ]
 
 _JSON_BODY = {
@@ -134,12 +144,22 @@ def kv_router() -> APIRouter:
         responses=problem_responses(400, 401, 403, 413, 422, 503),
     )
     async def put_value(
-        namespace: Namespace, key: Key, request: Request, cache: CacheDep, ttl: TTLParam = None
+        namespace: Namespace,
+        key: Key,
+        request: Request,
+        cache: CacheDep,
+        ttl: TTLParam = None,
+        tags: TagsParam = None,
     ) -> Response:
-        """Store the JSON body under the key for ``ttl`` seconds (token needed)."""
+        """Store the JSON body under the key for ``ttl`` seconds, with ``tags`` (token needed)."""
         value = _read_json(await request.body())
+        seconds = UNSET if ttl is None else ttl
         try:
-            await cache.set(_stack_key(namespace, key), value, UNSET if ttl is None else ttl)
+            if tags is None:
+                await cache.set(_stack_key(namespace, key), value, seconds)
+            else:
+                names = [tag.strip() for tag in tags.split(",") if tag.strip()]
+                await cache.set_tagged(_stack_key(namespace, key), value, names, seconds)
         except OverflowError:
             low, high = INT_RANGE
             detail = f"an integer is outside the range a value may hold ({low} .. {high})"

@@ -8,7 +8,8 @@ Mount it in any app whose lifespan is ``cachekit_lifespan``::
 serve, 200 with ``"status": "degraded"`` when it serves from memory (503 then too with
 ``server.require_redis``); it answers from the last probe, so a flood of requests costs one
 Redis probe per ``server.readiness_interval``. Both are open to anyone. ``/cache/status``,
-``/cache/stats``, ``/cache/config`` and ``POST /cache/invalidate`` need a token with the
+``/cache/stats``, ``/cache/config``, ``POST /cache/invalidate`` and ``/metrics`` (Prometheus)
+need a token with the
 ``admin`` scope (``server.token`` has it), unless the service is open (no token at all,
 development/testing on loopback).
 """
@@ -25,6 +26,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cachekit.errors import CacheError, CacheUnavailableError
+from cachekit.tags import MAX_TAG_LENGTH, MAX_TAGS
 from cachekit.web.deps import RuntimeDep, require_token
 from cachekit.web.problems import problem_response, problem_responses
 
@@ -50,18 +52,24 @@ class Liveness(BaseModel):
 
 
 class InvalidateRequest(BaseModel):
-    """What to remove: the entries of one AI ``operation``, or keys matching a ``pattern``
-    (a Redis glob over the stack's keys: ``*``, ``?``, ``[a-z]``, ``\\`` escapes)."""
+    """What to remove: the entries of one AI ``operation``, keys matching a ``pattern``
+    (a Redis glob over the stack's keys: ``*``, ``?``, ``[a-z]``, ``\\`` escapes), or the
+    entries carrying any of ``tags``."""
 
     model_config = ConfigDict(extra="forbid")
 
     operation: Annotated[str | None, Field(pattern=OPERATION_PATTERN)] = None
     pattern: Annotated[str | None, Field(min_length=1, max_length=MAX_HTTP_PATTERN)] = None
+    tags: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]] | None,
+        Field(min_length=1, max_length=MAX_TAGS),
+    ] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> InvalidateRequest:
-        if (self.operation is None) == (self.pattern is None):
-            raise ValueError("give exactly one of 'operation' and 'pattern'")
+        given = [self.operation, self.pattern, self.tags]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one of 'operation', 'pattern' and 'tags'")
         return self
 
 
@@ -71,6 +79,7 @@ class InvalidateResult(BaseModel):
     removed: int
     operation: str | None = None
     pattern: str | None = None
+    tags: list[str] | None = None
 
 
 def _opaque(value: Any) -> str:
@@ -140,13 +149,40 @@ def ops_router(*, prefix: str = "", tags: Sequence[str | Enum] = ("cachekit ops"
     async def invalidate(body: InvalidateRequest, runtime: RuntimeDep) -> Any:
         """Remove an AI operation's entries or the keys matching a pattern (token needed)."""
         try:
-            removed = await runtime.invalidate(operation=body.operation, pattern=body.pattern)
+            removed = await runtime.invalidate(
+                operation=body.operation, pattern=body.pattern, tags=body.tags
+            )
         except NotImplementedError as exc:
             return problem_response(501, str(exc), slug="not-supported")
         except CacheUnavailableError as exc:
             return problem_response(503, f"the cache cannot serve: {exc}", slug="cache-unavailable")
         except CacheError as exc:
             return problem_response(422, str(exc), slug="invalid-value")
-        return InvalidateResult(removed=removed, operation=body.operation, pattern=body.pattern)
+        return InvalidateResult(
+            removed=removed, operation=body.operation, pattern=body.pattern, tags=body.tags
+        )
+
+    @router.get(
+        "/metrics",
+        name="cachekit_metrics",
+        summary="Prometheus metrics",
+        responses={
+            200: {"description": "the text format", "content": {"text/plain": {}}},
+            **problem_responses(401, 403, 404),
+        },
+        **{"dependencies": admin["dependencies"]},
+    )
+    async def metrics(runtime: RuntimeDep) -> Response:
+        """The stack's metrics in the Prometheus text format (``OTEL_METRICS_EXPORTER=prometheus``,
+        the default of ``cachekit serve``)."""
+        found = runtime.metrics()
+        if found is None:
+            detail = (
+                "this stack's metrics do not go to Prometheus: set OTEL_METRICS_EXPORTER="
+                "prometheus (and monitoring.enabled = true)"
+            )
+            return problem_response(404, detail, slug="not-found")
+        media_type, body = found
+        return Response(body, media_type=media_type)
 
     return router

@@ -25,9 +25,12 @@ from cachekit.config.tree import flatten, source_of
 from cachekit.errors import CacheError, CacheUnavailableError
 from cachekit.health import HealthReport
 from cachekit.layers.ai.cache import AIResponseCache
-from cachekit.layers.wrapper import describe_stack, memory_tier, stack_layers
-from cachekit.protocol import CacheInterface
+from cachekit.layers.wrapper import describe_stack, find_tier, memory_tier, stack_layers
+from cachekit.protocol import CacheInterface, RemoteTier
 from cachekit.resolver import resolve
+from cachekit.telemetry.instrumented import Instrumented
+from cachekit.telemetry.scrape import CONTENT_TYPE, metrics_text
+from cachekit.web.history import HitHistory
 from cachekit.web.tokens import TokenRule
 
 logger = logging.getLogger("cachekit.server")
@@ -75,6 +78,9 @@ class CacheRuntime:
         # /readyz answers from the last probe: (when, report), and the probe in flight.
         self._last_probe: tuple[float, HealthReport] | None = None
         self._probing: asyncio.Future[HealthReport] | None = None
+        self.history = HitHistory(cache, clock=clock)
+        """The hit ratio of the last minutes (the status page's chart)."""
+        self._sampler: asyncio.Task[None] | None = None
 
     @classmethod
     def build(
@@ -112,8 +118,8 @@ class CacheRuntime:
             config, sources = settings.config, dict(settings.sources)
         elif settings is None:
             sources = {key: CODE_SOURCE for key in flatten(config.to_dict())}
-        if cache is None:
-            cache = resolve(config, redis_client=redis_client)
+        if cache is None:  # environ also gives the OTEL_* variables
+            cache = resolve(config, redis_client=redis_client, environ=environ)
         return cls(cache, config=config, sources=sources, host=host)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -135,11 +141,25 @@ class CacheRuntime:
         if warning is not None:
             logger.warning(warning)
         self._started_at = self._clock()
+        self.history.sample()
+        self._sampler = asyncio.get_running_loop().create_task(self._sample_forever())
+
+    async def _sample_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.history.interval)
+            try:
+                self.history.sample()
+            except Exception:  # pragma: no cover - a bug; keep sampling
+                logger.exception("cachekit: sampling the hit ratio failed")
 
     async def stop(self) -> None:
         """Close the stack's connections (a readiness probe still running is cancelled)."""
         if self._probing is not None:
             self._probing.cancel()
+        sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
         await self.cache.aclose()
 
     # -- what the ops endpoints report ------------------------------------------------
@@ -245,14 +265,94 @@ class CacheRuntime:
             },
         }
 
-    async def invalidate(self, *, operation: str | None = None, pattern: str | None = None) -> int:
-        """Remove the entries of an AI ``operation``, or the keys matching a Redis glob
-        ``pattern``; the number removed (from Redis when there is one)."""
+    async def invalidate(
+        self,
+        *,
+        operation: str | None = None,
+        pattern: str | None = None,
+        tags: list[str] | None = None,
+    ) -> int:
+        """Remove the entries of an AI ``operation``, the keys matching a Redis glob
+        ``pattern``, or the entries carrying any of ``tags``; the number removed (from
+        Redis when there is one)."""
         if operation is not None:
             return await self.ai_cache.invalidate_by_operation(operation)
+        if tags is not None:
+            return await self.cache.invalidate_tags(tags)
         if pattern is None:
             raise ValueError("give an operation or a pattern")
         return await self.cache.delete_matching(check_pattern(pattern))
+
+    def metrics(self) -> tuple[str, bytes] | None:
+        """``(content type, body)`` of the stack's Prometheus metrics, or None when its
+        metrics do not go to a Prometheus reader of its own."""
+        body = metrics_text(self.cache)
+        return None if body is None else (CONTENT_TYPE, body)
+
+    def tracer_provider(self) -> Any:
+        """The tracer provider the stack's spans go to (None: the stack is not traced)."""
+        for layer in stack_layers(self.cache):
+            if isinstance(layer, Instrumented):
+                return layer.telemetry.tracer_provider
+        return None
+
+    def topology(self) -> str:
+        """The Redis behind the stack, in words (no secrets)."""
+        remote = find_tier(self.cache, "redis")
+        if not isinstance(remote, RemoteTier):
+            return "none: memory tier only"
+        mode = getattr(self.config.redis, "topology", "standalone")
+        return f"{mode} at {remote.address} ({type(remote).__name__})"
+
+    async def status_view(self) -> dict[str, Any]:
+        """What the status page shows (``cachekit.web.status``)."""
+        status = await self.status()
+        hits, lookups = self.history.sample()
+        monitor: Any = self.cache.monitor
+        ops: dict[str, dict[str, int]] = {}
+        alerts: list[dict[str, Any]] = []
+        if monitor is not None and hasattr(monitor, "get_performance_stats"):
+            stats = monitor.get_performance_stats()
+            for name, op in stats.get("operations", {}).items():
+                row = ops.setdefault(name, {"count": op.get("count", 0)})
+                for tier in op.get("tiers", {}).values():
+                    for result in ("hit", "miss"):
+                        if result in tier:
+                            row[result] = row.get(result, 0) + tier[result]
+            alerts = list(stats.get("alerts", {}).get("active", []))
+        ai = self.ai_cache.stats.snapshot()
+        tiers = dict(status.get("tiers", {}))
+        coherence = tiers.pop("coherence", None) or (
+            self.config.memory.coherence if self.config.memory.enabled else "no memory tier"
+        )
+        return {
+            **status,
+            "tiers": tiers,
+            "coherence": coherence,
+            "uptime": status.get("uptime_seconds") or 0,
+            "topology": self.topology(),
+            "hits": {
+                "hits": hits,
+                "lookups": lookups,
+                "ratio": hits / lookups if lookups else None,
+                "recent": self.history.recent(),
+            },
+            "history": self.history.points(),
+            "ops": ops,
+            "tags": self.cache.tag_counts.snapshot(),
+            "alerts": [
+                {k: a.get(k, "") for k in ("rule", "level", "message")} if isinstance(a, dict)
+                else {"rule": getattr(a, "rule", ""), "level": getattr(a, "level", ""),
+                      "message": getattr(a, "message", "")}
+                for a in alerts
+            ],
+            "ai": {
+                "hits": ai.get("hits", 0),
+                "misses": ai.get("misses", 0),
+                "tokens_saved": ai.get("tokens_saved", 0),
+                "cost_saved": float(ai.get("cost_saved", 0.0)),
+            },
+        }
 
     def __repr__(self) -> str:
         return (

@@ -290,7 +290,9 @@ def test_ops_router_invalidate_by_pattern_removes_matching_keys() -> None:
         for name in ("user:1", "user:2", "order:1"):
             client.get(f"/items/{name}")
         response = client.post("/cache/invalidate", json={"pattern": "item:user:*"})
-    assert response.json() == {"removed": 2, "operation": None, "pattern": "item:user:*"}
+    assert response.json() == {
+        "removed": 2, "operation": None, "pattern": "item:user:*", "tags": None
+    }
     assert sorted(cache.get_keys()) == ["item:order:1"]
 
 
