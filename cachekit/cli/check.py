@@ -6,11 +6,14 @@ certificate), security posture findings, whether ``cachekit serve`` would accept
 then connects, round-trips a value with the latency of each step, and asks the stack's
 health. The last line is the verdict: ``ok: ...`` (exit 0), or ``unfit: <why>`` on one
 line (exit 1) when anything fails or Redis is not serving (the stack would be degraded).
+``run_check_json`` gives the same as one JSON object (``cachekit check --format json``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import secrets
 import time
 from typing import Any, TextIO
@@ -27,7 +30,36 @@ EXIT_UNFIT = 1
 
 
 def _line(out: TextIO, label: str, text: str) -> None:
+    fields = getattr(out, "fields", None)
+    if fields is not None:
+        fields[label] = text
     out.write(f"  {label:<9} {text}\n")
+
+
+class _Collected(io.StringIO):
+    """The report's text, and its labelled lines by label."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+
+
+async def run_check_json(config: CacheConfig, out: TextIO, *, serve: bool = False) -> int:
+    """``run_check`` as one JSON object: ``environment``, ``preset``, ``fit``, ``verdict``
+    (the last line), ``reason`` (why unfit, else null) and ``checks`` (label: text)."""
+    collected = _Collected()
+    code = await run_check(config, collected, serve=serve)
+    verdict = collected.getvalue().rstrip("\n").rsplit("\n", 1)[-1]
+    doc = {
+        "environment": config.environment,
+        "preset": config.preset,
+        "fit": code == EXIT_OK,
+        "verdict": verdict,
+        "reason": verdict.removeprefix("unfit: ") if code != EXIT_OK else None,
+        "checks": collected.fields,
+    }
+    out.write(json.dumps(doc, indent=2) + "\n")
+    return code
 
 
 def _security_lines(config: CacheConfig, out: TextIO) -> str | None:
