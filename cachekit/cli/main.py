@@ -139,10 +139,11 @@ def _cmd_presets_show(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
 
-    from cachekit.cli.check import run_check
+    from cachekit.cli.check import run_check, run_check_json
 
     resolved = _resolve(args)
-    return asyncio.run(run_check(resolved.config, out, serve=args.serve))
+    run = run_check_json if args.format == "json" else run_check
+    return asyncio.run(run(resolved.config, out, serve=args.serve))
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -166,7 +167,9 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         resolved = ResolvedSettings(config=resolved.config, sources=sources, root=resolved.root)
     if args.workers > 1:
         hand_to_child_processes(args.env, given)
-    return serve(resolved, log_level=args.log_level, workers=args.workers)
+    return serve(
+        resolved, log_level=args.log_level, workers=args.workers, log_format=args.log_format
+    )
 
 
 def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
@@ -185,9 +188,12 @@ Command = Callable[[argparse.Namespace, TextIO], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cachekit`` command."""
+    from cachekit._version import __version__
+
     parser = argparse.ArgumentParser(
         prog="cachekit", description="Declarative cache for asyncio apps: inspect and check it."
     )
+    parser.add_argument("--version", action="version", version=f"cachekit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     config = sub.add_parser("config", help="show or validate the resolved configuration")
@@ -223,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--serve", action="store_true", help="also require that `cachekit serve` could start"
     )
+    check.add_argument(
+        "--format", choices=["text", "json"], default="text", help="json: one JSON object"
+    )
     check.set_defaults(handler=_cmd_check)
 
     serve = sub.add_parser("serve", help="run the HTTP service: key/value API and ops endpoints")
@@ -237,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="json: one JSON object per line, with the request id (default text)",
     )
     serve.set_defaults(handler=_cmd_serve)
 
