@@ -1,7 +1,8 @@
 """Health of a cache stack: ``ok``, ``degraded`` (serving from memory) or ``unavailable``.
 
-Also what one read reports (``GetResult``: hit, miss, or degraded) and what a state
-change callback receives (``StateChange``). A layer that serves a read without Redis
+Also the shape of the servers behind a remote tier (``Topology``), what one read reports
+(``GetResult``: hit, miss, or degraded) and what a state change callback receives
+(``StateChange``). A layer that serves a read without Redis
 calls ``note_degraded_read``; ``observe_read`` collects those notes for the duration of
 one ``get``, through any number of wrappers (a context variable, not an argument).
 """
@@ -62,6 +63,20 @@ class GetResult(msgspec.Struct, frozen=True):
     def degraded(self) -> bool:
         """True when the read could not consult Redis."""
         return self.status == "degraded"
+
+
+class Topology(msgspec.Struct, frozen=True):
+    """What a remote tier found when it looked at its servers (``cachekit check`` prints it).
+
+    ``mode`` is ``standalone``, ``sentinel`` or ``cluster``; ``summary`` one line about the
+    whole, ``nodes`` one line per server (role, address, slots), ``problems`` what makes it
+    unfit to serve (slots no primary covers, a replica where a master is needed).
+    """
+
+    mode: str
+    summary: str
+    nodes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
 
 
 class StateChange(msgspec.Struct, frozen=True):

@@ -13,6 +13,7 @@ from cachekit.testing import FakeClock
 from tests.helpers_canary import Capture
 from tests.helpers_telemetry import Pipeline
 from tests.redis_server import RedisServer, redis_binary
+from tests.topologies import RedisCluster, SentinelSet, redis_cli
 
 __all__ = ["FakeClock"]  # ``from tests.conftest import FakeClock`` still works
 
@@ -57,6 +58,29 @@ def shared_redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A 3-primary + 3-replica Redis Cluster for a whole module (tests isolate by namespace;
+    one that kills a node heals the cluster before it ends)."""
+    _need_redis()
+    if redis_cli() is None:
+        if REQUIRE_REDIS:
+            pytest.fail("CACHEKIT_REQUIRE_REDIS=1 but redis-cli (redis-tools) is not installed")
+        pytest.skip("redis-cli (redis-tools) is not installed")
+    cluster = RedisCluster().start()
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.fixture(scope="module")
+def sentinel_set() -> Iterator[SentinelSet]:
+    """A master, a replica and three sentinels for a whole module (healed after a kill)."""
+    _need_redis()
+    sentinels = SentinelSet().start()
+    yield sentinels
+    sentinels.cleanup()
 
 
 @pytest.fixture

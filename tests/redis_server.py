@@ -28,7 +28,12 @@ class RedisServer:
     """One redis-server process on its own port and directory."""
 
     def __init__(
-        self, args: Sequence[str] = (), *, port: int | None = None, tls: bool = False
+        self,
+        args: Sequence[str] = (),
+        *,
+        port: int | None = None,
+        tls: bool = False,
+        config: str | None = None,
     ) -> None:
         binary = redis_binary()
         if binary is None:
@@ -39,6 +44,10 @@ class RedisServer:
         self.tls = tls
         self.dir = Path(tempfile.mkdtemp(prefix="cachekit-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
+        # A config file written into the server's directory (a sentinel rewrites its own).
+        self.config = self.dir / "redis.conf" if config is not None else None
+        if self.config is not None:
+            self.config.write_text(config)
 
     @property
     def url(self) -> str:
@@ -54,6 +63,7 @@ class RedisServer:
         )
         cmd = [
             self.binary,
+            *([str(self.config)] if self.config is not None else []),
             *port_args,
             "--bind",
             "127.0.0.1",

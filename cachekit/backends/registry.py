@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cachekit.backends.redis.backend import RedisBackend
+from cachekit.backends.redis.cluster import ClusterBackend
+from cachekit.backends.redis.sentinel import SentinelBackend
 from cachekit.config.model import CacheConfig
 from cachekit.protocol import RemoteTier
 
@@ -24,11 +26,29 @@ RemoteFactory = Callable[[CacheConfig, Any], RemoteTier]
 
 
 def _redis(config: CacheConfig, client: Any) -> RemoteTier:
+    """One server, the master the sentinels name, or a cluster: as ``redis.mode`` (or the
+    URL's ``+sentinel`` / ``+cluster`` scheme) says."""
+    topology = config.redis.topology
+    if topology == "sentinel":
+        return SentinelBackend.from_config(config, client=client)
+    if topology == "cluster":
+        return ClusterBackend.from_config(config, client=client)
     return RedisBackend.from_config(config, client=client)
 
 
 # Global state, confined here: the built-in schemes, plus those registered at run time.
-_BACKENDS: dict[str, RemoteFactory] = {"redis": _redis, "rediss": _redis, "unix": _redis}
+_BACKENDS: dict[str, RemoteFactory] = {
+    scheme: _redis
+    for scheme in (
+        "redis",
+        "rediss",
+        "unix",
+        "redis+sentinel",
+        "rediss+sentinel",
+        "redis+cluster",
+        "rediss+cluster",
+    )
+}
 
 
 def register_backend(scheme: str, factory: RemoteFactory) -> None:

@@ -21,7 +21,9 @@ from typing import Any, TextIO
 from cachekit.config import credentials
 from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig
-from cachekit.errors import CacheError
+from cachekit.errors import CacheConfigError, CacheError
+from cachekit.health import Topology
+from cachekit.layers.wrapper import find_tier
 from cachekit.resolver import resolve
 from cachekit.web.tokens import TokenRule
 
@@ -94,6 +96,20 @@ def _server_line(config: CacheConfig, out: TextIO) -> str | None:
     return None if rule.refusal is None else f"server.token: {rule.refusal}"
 
 
+async def _topology(cache: Any) -> Topology | None:
+    """What the Redis tier found behind its URL (master and replicas, or the cluster's
+    nodes and slots); None without a Redis tier, or when it cannot say."""
+    remote = find_tier(cache, "redis")
+    describe = getattr(remote, "topology", None)
+    if describe is None:
+        return None
+    try:
+        found: Topology = await describe()
+    except CacheError:  # Redis failing now: the health line says so
+        return None
+    return found
+
+
 async def run_check(config: CacheConfig, out: TextIO, *, serve: bool = False) -> int:
     """Print the report and the verdict; 0 when fit to serve, 1 when not.
 
@@ -132,6 +148,10 @@ async def run_check(config: CacheConfig, out: TextIO, *, serve: bool = False) ->
             await timed("delete", cache.delete, key)
             # The resilience layer serves from memory when Redis fails: ask it.
             report = await timed("health", cache.health)
+            topology = await _topology(cache)
+    except CacheConfigError as exc:  # e.g. a cluster node behind a standalone URL
+        out.write("unfit: " + "; ".join(str(p) for p in exc.problems) + "\n")
+        return EXIT_UNFIT
     except (CacheError, TimeoutError) as exc:
         reason = str(exc) or f"no answer within {budget:.1f}s"
         out.write(f"unfit: {reason}\n")
@@ -141,6 +161,12 @@ async def run_check(config: CacheConfig, out: TextIO, *, serve: bool = False) ->
     _line(out, "latency", ", ".join(f"{step} {ms:.2f} ms" for step, ms in timings.items()))
     tiers_health = ", ".join(f"{tier} {state}" for tier, state in report.tiers.items())
     _line(out, "health", f"{report.status} ({tiers_health})")
+    if topology is not None:
+        _line(out, "topology", topology.summary)
+        for node in topology.nodes:
+            _line(out, "", node)
+        if topology.problems and problem is None:
+            problem = f"redis topology: {topology.problems[0]}"
     if not report.ok:
         reason = report.reasons[0] if report.reasons else "no reason given"
         out.write(f"unfit: {report.status}: {reason}\n")

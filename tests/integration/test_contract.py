@@ -1,4 +1,6 @@
-"""One behavioural suite run against every backend: memory, fakeredis, real Redis, tiered."""
+"""One behavioural suite run against every backend: memory, fakeredis, real Redis, tiered,
+and the topologies: a Redis Cluster (3 primaries + 3 replicas) and a Sentinel set (master,
+replica, 3 sentinels), each also with the memory tier in front (coherence by tracking)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,16 @@ import pytest
 from cachekit import CacheConfigBuilder, CacheInterface, CacheValueError, resolve
 from tests.redis_server import RedisServer
 
-BACKENDS = ["memory", "fakeredis", "redis", "tiered"]
+BACKENDS = [
+    "memory",
+    "fakeredis",
+    "redis",
+    "tiered",
+    "cluster",
+    "cluster-tiered",
+    "sentinel",
+    "sentinel-tiered",
+]
 
 
 class Point(msgspec.Struct):
@@ -57,8 +68,13 @@ async def cache(
         stack = resolve(_config("redis://fake:6379/0", memory=False), redis_client=client)
     elif kind == "redis":
         stack = resolve(_config(shared_redis_server.url, memory=False))
-    else:
+    elif kind == "tiered":
         stack = resolve(_config(shared_redis_server.url, memory=True))
+    else:  # a topology, started once for the module on first use
+        topology = request.getfixturevalue(
+            "redis_cluster" if kind.startswith("cluster") else "sentinel_set"
+        )
+        stack = resolve(_config(topology.url, memory=kind.endswith("-tiered")))
     await stack.connect()
     yield stack
     await stack.clear()

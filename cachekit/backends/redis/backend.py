@@ -6,7 +6,11 @@ that do not decode (corrupt, foreign, unknown format version) are misses.
 
 Every command goes through ``_command`` / ``_commands``: auto-pipelined when
 ``redis.auto_pipeline`` is on, and handed to the ``CommandObserver`` telemetry installs
-(``observe``), so telemetry sees each command without touching redis-py's objects.
+(``observe``), so telemetry sees each command without touching redis-py's objects. Reads
+go through ``_read_one`` / ``_read_many`` (Sentinel's replica reads go elsewhere).
+``SentinelBackend`` and ``ClusterBackend`` change only where commands go. At connect the
+server says what it is (``HELLO``): a cluster node or a sentinel behind a standalone URL
+is a configuration error naming the fix, not a cache that degrades for good.
 """
 
 from __future__ import annotations
@@ -23,28 +27,33 @@ from cachekit.backends.codec import Codec
 from cachekit.backends.glob import check_pattern, escape_glob
 from cachekit.backends.integrity import SealedCodec
 from cachekit.backends.redis.autopipeline import AutoPipeline, supports_auto_pipeline
+from cachekit.backends.redis.commands import PROBE_TTL as _PROBE_TTL
+from cachekit.backends.redis.commands import SCAN_COUNT as _SCAN_COUNT
+from cachekit.backends.redis.commands import name_of as _name
+from cachekit.backends.redis.commands import set_command as _set_command
 from cachekit.backends.redis.connection import Endpoint
 from cachekit.backends.redis.errors import map_redis_errors
+from cachekit.backends.redis.topology import check_mode, foreign_client, standalone_topology
 from cachekit.backends.redis.tracking import Tracker
 from cachekit.config.masking import mask_url
 from cachekit.config.model import CacheConfig
-from cachekit.errors import CacheUnavailableError, CodecError
+from cachekit.errors import CacheConfigError, CacheUnavailableError, CodecError
+from cachekit.health import Topology
 from cachekit.protocol import (
     TTL,
     UNSET,
     CommandObserver,
     InvalidationSink,
     RemoteTier,
+    Tracking,
     check_ttl,
 )
 from cachekit.tags import FOREVER
 
-_SCAN_COUNT: Final = 500
 OFFLOAD_BYTES: Final = 1 << 20
 """Encoded values from this size on are compressed (and sealed) in a worker thread."""
 PROBE_KEY: Final = "__cachekit_probe__"
 """Key, inside the namespace, that probes write (it expires after a few seconds)."""
-_PROBE_TTL: Final = 5
 TAG_PREFIX: Final = "__cachekit_tag__:"
 """Keys, inside the namespace, of the tag sets: ``<prefix>__cachekit_tag__:<tag>`` holds the
 keys (without the prefix) that carry ``<tag>``."""
@@ -54,26 +63,6 @@ LEASE_PREFIX: Final = "__cachekit_lease__:"
 _RELEASE: Final = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
-
-
-def _name(command: tuple[Any, ...]) -> str:
-    return str(command[0]) if command else "OTHER"
-
-
-def _expiry(ttl: float | None) -> tuple[int | None, int | None]:
-    """``(ex, px)`` for SET: whole seconds as EX, fractions as PX milliseconds."""
-    if ttl is None:
-        return None, None
-    if float(ttl).is_integer():
-        return int(ttl), None
-    return None, max(1, round(ttl * 1000))
-
-
-def _set_command(name: str, data: bytes, ttl: float | None, *, nx: bool = False) -> tuple[Any, ...]:
-    """The SET command for ``name``: EX for whole seconds, PX for fractions, NX on demand."""
-    ex, px = _expiry(ttl)
-    expiry = ("EX", ex) if ex is not None else ("PX", px) if px is not None else ()
-    return ("SET", name, data, *expiry, *(("NX",) if nx else ()))
 
 
 class RedisBackend(RemoteTier):
@@ -112,12 +101,16 @@ class RedisBackend(RemoteTier):
         self._pipeline: AutoPipeline | None = None
         self._observer: CommandObserver | None = None
         self.corrupt_entries = 0
+        self._read_one: Callable[..., Awaitable[Any]] = self._command
+        self._read_many: Callable[[list[tuple[Any, ...]]], Awaitable[list[Any]]] = self._commands
 
     @classmethod
     def from_config(
         cls, config: CacheConfig, *, client: aioredis.Redis | None = None
     ) -> RedisBackend:
         """The Redis tier ``config`` describes (endpoint, key prefix, codec, TTL)."""
+        if client is not None and not isinstance(client, aioredis.Redis):
+            raise foreign_client(client)
         codec = Codec.from_config(config.compression)
         return cls(
             Endpoint.from_config(config),
@@ -141,8 +134,12 @@ class RedisBackend(RemoteTier):
     def client(self) -> aioredis.Redis:
         """The redis-py client, created on first use (no I/O until a command runs)."""
         if self._client is None:
-            self._client = self.endpoint.client()
+            self._client = self._new_client()
         return self._client
+
+    def _new_client(self, *, retries: int | None = None) -> aioredis.Redis:
+        """A client of this backend's server (``retries`` overrides the configured count)."""
+        return self.endpoint.client(retries=retries)
 
     # -- the command path -------------------------------------------------------------
     def observe(self, observer: CommandObserver | None) -> None:
@@ -250,7 +247,12 @@ class RedisBackend(RemoteTier):
         """PING Redis; raises ``CacheUnavailableError`` (or a subclass) when unreachable."""
         with map_redis_errors("PING", **self.endpoint.hints()):
             await self._observed("PING", self.client.ping())
+            await self._check_server(self.client)
         return True
+
+    async def _check_server(self, client: aioredis.Redis) -> None:
+        """``CacheConfigError`` naming the fix for a cluster node or a sentinel."""
+        await check_mode(client, "standalone", self.endpoint.where)
 
     async def aclose(self) -> None:
         """Close the clients this backend created (a client passed in belongs to the caller)."""
@@ -271,7 +273,7 @@ class RedisBackend(RemoteTier):
         (they may predate a restart). A PING would pass during OOM or READONLY: a write
         does not."""
         if self._probe_client is None:
-            self._probe_client = self.endpoint.client(retries=0)
+            self._probe_client = self._new_client(retries=0)
         client = self._probe_client
         name = self.prefix + PROBE_KEY
         try:
@@ -279,10 +281,14 @@ class RedisBackend(RemoteTier):
                 if fresh and self._owns_client:
                     with contextlib.suppress(Exception):
                         await client.connection_pool.disconnect()
+                    with map_redis_errors("HELLO"):
+                        await self._check_server(client)  # what answers after a restart
                 with map_redis_errors("SET"):
                     await client.execute_command(  # type: ignore[no-untyped-call]
                         *_set_command(name, self._encode(name, 1), _PROBE_TTL)
                     )
+        except CacheConfigError as exc:
+            return "; ".join(p.message for p in exc.problems)
         except CacheUnavailableError as exc:
             return str(exc)
         except TimeoutError:
@@ -290,15 +296,13 @@ class RedisBackend(RemoteTier):
         return None
 
     # -- coordination -------------------------------------------------------------------
-    def tracker(self, sink: InvalidationSink) -> Tracker:
+    def tracker(self, sink: InvalidationSink) -> Tracking:
         """A tracking connection for this backend's keys (not started): from the client
         passed in, or from an own single-connection pool of the endpoint."""
-        if self._owns_client:
-            pool = aioredis.ConnectionPool.from_url(
-                self.endpoint.url, **{**self.endpoint.kwargs(retries=0), "max_connections": 1}
-            )
-        else:
-            pool = self.client.connection_pool
+        return self._new_tracker(sink)
+
+    def _new_tracker(self, sink: InvalidationSink) -> Tracker:
+        pool = self._tracking_pool() if self._owns_client else self.client.connection_pool
         kwargs = {**pool.connection_kwargs, "protocol": 2}  # invalidations as pub/sub replies
 
         def make_connection() -> Any:
@@ -310,6 +314,17 @@ class RedisBackend(RemoteTier):
             sink,
             reply_timeout=self.endpoint.connect_timeout + self.endpoint.socket_timeout,
         )
+
+    def _tracking_pool(self) -> Any:
+        """The pool whose connection class and options make the tracking connection."""
+        return aioredis.ConnectionPool.from_url(
+            self.endpoint.url, **{**self.endpoint.kwargs(retries=0), "max_connections": 1}
+        )
+
+    async def topology(self) -> Topology:
+        """The server: its role and version, and the replicas it lists (when allowed)."""
+        with map_redis_errors("HELLO", **self.endpoint.hints()):
+            return await standalone_topology(self.client, self.endpoint.where)
 
     async def acquire_lease(self, key: str, seconds: float) -> str | None:
         """``SET lease token NX PX``: this caller's token when it got the lease, else None."""
@@ -355,14 +370,14 @@ class RedisBackend(RemoteTier):
     # -- the protocol -------------------------------------------------------------------
     async def get(self, key: str, *, type: Any = None) -> Any:
         with map_redis_errors("GET"):
-            raw = await self._command("GET", self.prefix + key)
+            raw = await self._read_one("GET", self.prefix + key)
         return await self._decoded(raw, type, self.prefix + key)
 
     async def get_with_ttl(self, key: str, *, type: Any = None) -> tuple[Any, float | None]:
         """The value and its remaining TTL in seconds (None: no expiry) in one round trip."""
         name = self.prefix + key
         with map_redis_errors("GET"):
-            raw, pttl = await self._commands([("GET", name), ("PTTL", name)])
+            raw, pttl = await self._read_many([("GET", name), ("PTTL", name)])
         value = await self._decoded(raw, type, name)
         if value is None or pttl == -2:
             return None, None
@@ -381,7 +396,7 @@ class RedisBackend(RemoteTier):
 
     async def exists(self, key: str) -> bool:
         with map_redis_errors("EXISTS"):
-            count: int = await self._command("EXISTS", self.prefix + key)
+            count: int = await self._read_one("EXISTS", self.prefix + key)
         return count > 0
 
     async def get_many(self, keys: Iterable[str], *, type: Any = None) -> dict[str, Any]:
@@ -389,7 +404,7 @@ class RedisBackend(RemoteTier):
         if not wanted:
             return {}
         with map_redis_errors("MGET"):
-            raws = await self._command("MGET", *[self.prefix + k for k in wanted])
+            raws = await self._mget([self.prefix + k for k in wanted])
         found = {}
         for key, raw in zip(wanted, raws, strict=True):
             value = self._decode(raw, type, self.prefix + key)
@@ -406,13 +421,23 @@ class RedisBackend(RemoteTier):
             return {}
         names = [self.prefix + k for k in wanted]
         with map_redis_errors("MGET"):
-            raws, *pttls = await self._commands([("MGET", *names)] + [("PTTL", n) for n in names])
+            raws, pttls = await self._mget_with_pttl(names)
         found: dict[str, tuple[Any, float | None]] = {}
         for key, raw, pttl in zip(wanted, raws, pttls, strict=True):
             value = self._decode(raw, type, self.prefix + key)
             if value is not None and pttl != -2:
                 found[key] = (value, None if pttl < 0 else pttl / 1000.0)
         return found
+
+    async def _mget(self, names: list[str]) -> list[Any]:
+        """The raw values of ``names`` (one MGET)."""
+        raws: list[Any] = await self._read_one("MGET", *names)
+        return raws
+
+    async def _mget_with_pttl(self, names: list[str]) -> tuple[list[Any], list[Any]]:
+        """The raw values and PTTLs of ``names`` (an MGET and the PTTLs, one round trip)."""
+        raws, *pttls = await self._read_many([("MGET", *names)] + [("PTTL", n) for n in names])
+        return raws, pttls
 
     async def set_many(self, items: Mapping[str, Any], ttl: TTL = UNSET) -> None:
         seconds = check_ttl(ttl, self.default_ttl)
@@ -443,7 +468,11 @@ class RedisBackend(RemoteTier):
         if not names:
             return 0
         with map_redis_errors("UNLINK"):
-            removed: int = await self._command("UNLINK", *names)
+            return await self._unlink(names)
+
+    async def _unlink(self, names: list[str]) -> int:
+        """UNLINK ``names``; the number removed."""
+        removed: int = await self._command("UNLINK", *names)
         return removed
 
     async def delete_matching(self, pattern: str) -> int:

@@ -147,6 +147,11 @@ class Endpoint:
         )
         return aioredis.Redis.from_pool(pool)
 
+    @property
+    def where(self) -> str:
+        """``host:port`` (comma-separated when several) or ``unix:<path>``, for messages."""
+        return self.url.partition("://")[2].rsplit("/", 1)[0]
+
     def node_url(self, host: str, port: int) -> str:
         """The credential-free URL of one node (a cluster node, a master or a replica)."""
         scheme = "rediss" if self.tls else "redis"

@@ -143,7 +143,7 @@ def map_redis_errors(
     """
     try:
         yield
-    except (rex.RedisError, OSError) as exc:
+    except (rex.RedisError, rex.RedisClusterException, OSError) as exc:
         chain = _chain(exc)
         text = " ".join(str(e) for e in chain).lower()
         timeout = any(isinstance(e, (rex.TimeoutError, TimeoutError)) for e in chain)

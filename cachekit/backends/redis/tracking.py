@@ -76,6 +76,7 @@ class Tracker:
         self._connection: Any = None
         self._last_heard = 0.0
         self._stopping = False
+        self._reset_reason: str | None = None
 
     def launch(self) -> None:
         """Start tracking in the background (needs a running event loop); safe to repeat."""
@@ -104,6 +105,24 @@ class Tracker:
         self._stopping = False
         self._ready = asyncio.Event()
 
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the server the tracking connection is on (None: none now)."""
+        connection = self._connection
+        host, port = getattr(connection, "host", None), getattr(connection, "port", None)
+        if connection is None or not isinstance(host, str) or not isinstance(port, int):
+            return None
+        return host, port
+
+    async def reset(self, reason: str) -> None:
+        """Cut the tracking connection: the sink hears ``tracking_lost`` at once, and
+        ``tracking_ready`` once tracking is on again on a new connection (a sentinel
+        failover, a cluster node that changed role)."""
+        if self.state == "tracking":
+            self.reason = reason
+            self._reset_reason = reason
+            await self._drop()
+
     def describe(self) -> str:
         """The tracking state in words, for health reports."""
         if self.state == "tracking":
@@ -124,7 +143,7 @@ class Tracker:
                 if self._stopping or (task is not None and task.cancelling()):
                     # A library turned our cancellation into a connection error.
                     raise asyncio.CancelledError from exc
-                reason = describe(exc)
+                reason, self._reset_reason = self._reset_reason or describe(exc), None
                 await self._drop()
                 if _unsupported(exc):
                     self.state, self.reason = "unsupported", reason

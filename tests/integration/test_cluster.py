@@ -1,0 +1,257 @@
+"""A Redis Cluster (3 primaries + 3 replicas, real servers): keys spread over every primary,
+batches grouped by node, SCAN of every primary, MOVED followed, a standalone URL at a node
+caught, ``cachekit check``'s topology, tracking on every node, and a primary killed under
+load (the test that kills heals the cluster for the rest of the module)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from cachekit import CacheConfigBuilder, CacheConfigError, resolve
+from cachekit.backends.redis.cluster import ClusterBackend
+from cachekit.backends.redis.router import slot_of
+from cachekit.config.model import CacheConfig
+from cachekit.layers.wrapper import find_tier
+from tests.helpers_check import run
+from tests.topologies import RedisCluster, role
+
+KEYS = 1000
+
+
+def config(url: str, *, memory: bool = False, **dotted: Any) -> CacheConfig:
+    """A ``simple`` config on ``url`` in a namespace of its own."""
+    overrides = {
+        "namespace": "c" + uuid.uuid4().hex[:10],
+        "redis.url": url,
+        "memory.enabled": memory,
+        **dotted,
+    }
+    return CacheConfigBuilder().with_preset("simple").with_overrides(overrides).build()
+
+
+def backend_of(stack: Any) -> ClusterBackend:
+    remote = find_tier(stack, "redis")
+    assert isinstance(remote, ClusterBackend)
+    return remote
+
+
+def keys_on_nodes(cluster: RedisCluster, match: str) -> dict[int, int]:
+    """Port → how many keys matching ``match`` each primary holds (SCAN, node by node)."""
+    counts = {}
+    for node in cluster.primaries():
+        with cluster.client(node) as client:
+            counts[node.port] = sum(1 for _ in client.scan_iter(match=match, count=1000))
+    return counts
+
+
+async def test_cluster_keys_land_on_every_primary_and_read_back(
+    redis_cluster: RedisCluster,
+) -> None:
+    """1,000 keys set through cachekit spread over all three primaries; get_many returns all."""
+    cfg = config(redis_cluster.url)
+    async with resolve(cfg) as stack:
+        items = {f"k{i}": i for i in range(KEYS)}
+        await stack.set_many(items)
+        counts = keys_on_nodes(redis_cluster, f"{cfg.key_prefix}*")
+        assert len(counts) == 3 and all(n > 0 for n in counts.values()), counts
+        assert sum(counts.values()) == KEYS
+        assert await stack.get_many(list(items)) == items
+        await stack.clear()
+
+
+async def test_cluster_batches_cost_one_round_trip_per_node(redis_cluster: RedisCluster) -> None:
+    """get_many / set_many / delete_many of 1,000 keys over every slot: one round trip per
+    primary each (grouped by slot and node, sent in parallel), never one per key."""
+    cfg = config(redis_cluster.url)
+    async with resolve(cfg) as stack:
+        router = backend_of(stack).router
+        names = [f"k{i}" for i in range(KEYS)]
+
+        def trips() -> int:
+            return sum(n.pipeline.round_trips for n in router.nodes.values() if n.pipeline)
+
+        for call in (
+            lambda: stack.set_many(dict.fromkeys(names, "v")),
+            lambda: stack.get_many(names),
+            lambda: stack.delete_many(names),
+        ):
+            before = trips()
+            await call()
+            assert trips() - before == len(router.primaries)
+        assert await stack.get_many(names) == {}
+
+
+async def test_cluster_delete_matching_and_clear_leave_no_key_on_any_node(
+    redis_cluster: RedisCluster,
+) -> None:
+    """delete_matching (what invalidate_pattern runs) removes its keys from every
+    primary, and clear the rest."""
+    cfg = config(redis_cluster.url)
+    async with resolve(cfg) as stack:
+        await stack.set_many({f"user:{i}": i for i in range(KEYS)})
+        await stack.set_many({f"item:{i}": i for i in range(300)})
+        assert await stack.delete_matching("user:*") == KEYS
+        assert set(keys_on_nodes(redis_cluster, f"{cfg.key_prefix}user:*").values()) == {0}
+        assert sum(keys_on_nodes(redis_cluster, f"{cfg.key_prefix}item:*").values()) == 300
+        await stack.clear()
+        assert set(keys_on_nodes(redis_cluster, f"{cfg.key_prefix}*").values()) == {0}
+
+
+async def test_cluster_hash_tag_keeps_namespace_on_one_node(redis_cluster: RedisCluster) -> None:
+    """``redis.hash_tag = 'namespace'``: every key in one slot, so on one primary."""
+    cfg = config(redis_cluster.url, **{"redis.hash_tag": "namespace"})
+    async with resolve(cfg) as stack:
+        await stack.set_many({f"k{i}": i for i in range(100)})
+        counts = keys_on_nodes(redis_cluster, cfg.key_prefix.replace("{", "\\{") + "*")
+        assert sorted(counts.values()) == [0, 0, 100]
+        assert len(await stack.get_many([f"k{i}" for i in range(100)])) == 100
+        await stack.clear()
+
+
+async def test_cluster_moved_reply_is_followed(redis_cluster: RedisCluster) -> None:
+    """A slot table that is out of date (as after a resharding): the MOVED reply is
+    followed, the value comes back, and the table is corrected."""
+    cfg = config(redis_cluster.url)
+    async with resolve(cfg) as stack:
+        await stack.set("moved", "here")
+        router = backend_of(stack).router
+        slot = slot_of(cfg.key_prefix + "moved")
+        right = router.primary(slot)
+        wrong = next(n for n in router.primaries if n is not right)
+        router._slots[slot] = wrong
+        assert await stack.get("moved") == "here"
+        assert router.redirects >= 1
+        assert router.primary(slot).address == right.address
+        await stack.clear()
+
+
+async def test_cluster_standalone_url_at_node_is_config_error_naming_fix(
+    redis_cluster: RedisCluster,
+) -> None:
+    """A redis:// URL at a cluster node fails at connect naming redis.mode = 'cluster'."""
+    node = redis_cluster.nodes[0]
+    stack = resolve(config(node.url))
+    try:
+        with pytest.raises(CacheConfigError) as info:
+            await stack.connect()
+    finally:
+        await stack.aclose()
+    (problem,) = info.value.problems
+    assert problem.key == "redis.mode"
+    assert "is a cluster node: set redis.mode = 'cluster'" in problem.message
+    assert f"127.0.0.1:{node.port}" in problem.message
+
+
+def test_check_standalone_url_at_cluster_node_exits_1_naming_fix(
+    redis_cluster: RedisCluster, environ: pytest.MonkeyPatch
+) -> None:
+    """``cachekit check`` against a cluster node with a standalone URL: exit 1, the fix."""
+    environ.setenv("CACHEKIT_REDIS__URL", redis_cluster.nodes[0].url)
+    status, lines = run(["check", "--env", "testing"])
+    assert status == 1
+    assert lines[-1].startswith("unfit: redis.mode: ")
+    assert "set redis.mode = 'cluster'" in lines[-1]
+
+
+def test_check_prints_cluster_topology(
+    redis_cluster: RedisCluster, environ: pytest.MonkeyPatch
+) -> None:
+    """``cachekit check`` on the cluster: ok, the primaries with their slots and replicas."""
+    environ.setenv("CACHEKIT_REDIS__URL", redis_cluster.url)
+    status, lines = run(["check", "--env", "testing"])
+    text = "\n".join(lines)
+    assert status == 0, text
+    assert "topology  cluster: 3 primaries, 3 replicas, 16384/16384 slots covered" in text
+    assert sum("primary  127.0.0.1:" in line for line in lines) == 3
+    assert sum("replica  127.0.0.1:" in line for line in lines) == 3
+    assert "slots 0-5460" in text
+
+
+async def test_cluster_tracking_on_every_node_invalidates_memory(
+    redis_cluster: RedisCluster,
+) -> None:
+    """With the memory tier in front, a write by another process to a key on any primary
+    reaches this process's memory tier (one tracking connection per primary)."""
+    cfg = config(redis_cluster.url, memory=True, **{"memory.coherence": "tracking"})
+    other_cfg = CacheConfigBuilder().with_preset("simple").with_overrides(
+        {"namespace": cfg.namespace, "redis.url": redis_cluster.url, "memory.enabled": False}
+    ).build()
+    names = [f"t{i}" for i in range(30)]
+    async with resolve(cfg) as stack, resolve(other_cfg) as other:
+        remote = backend_of(stack)
+        await stack.set_many(dict.fromkeys(names, "old"))
+        assert await stack.get_many(names) == dict.fromkeys(names, "old")  # in memory now
+        slots = {remote.router.primary(slot_of(cfg.key_prefix + n)).address for n in names}
+        assert len(slots) == 3
+        await other.set_many(dict.fromkeys(names, "new"))
+        deadline = time.monotonic() + 10
+        while await stack.get_many(names) != dict.fromkeys(names, "new"):
+            assert time.monotonic() < deadline, "invalidations did not arrive"
+            await asyncio.sleep(0.02)
+        await stack.clear()
+
+
+async def test_cluster_primary_killed_under_load_no_errors_and_writes_resume(
+    redis_cluster: RedisCluster,
+) -> None:
+    """kill -9 one primary under 64 tasks of get/set: no caller sees an exception, and a
+    write to a key of the dead primary's slots reaches the promoted replica."""
+    cfg = config(redis_cluster.url)
+    async with resolve(cfg) as stack:
+        remote = backend_of(stack)
+        victim = redis_cluster.primaries()[0]
+        heir = redis_cluster.replica_of(victim)
+        probe_key = next(
+            f"p{i}" for i in range(10_000)
+            if remote.router.primary(slot_of(f"{cfg.key_prefix}p{i}")).address[1] == victim.port
+        )
+        errors: list[BaseException] = []
+        calls = 0
+        stop = asyncio.Event()
+
+        async def worker(n: int) -> None:
+            nonlocal calls
+            i = 0
+            while not stop.is_set():
+                key = f"w{n}:{i % 20}"
+                try:
+                    await stack.set(key, i)
+                    await stack.get(key)
+                    calls += 2
+                except BaseException as exc:  # the assertion: nothing reaches a caller
+                    errors.append(exc)
+                i += 1
+                await asyncio.sleep(0.001)
+
+        tasks = [asyncio.create_task(worker(n)) for n in range(64)]
+        try:
+            while calls < 2000:
+                await asyncio.sleep(0.01)
+            killed = time.monotonic()
+            victim.kill()
+            promoted = resumed = None
+            deadline = killed + 30
+            marker = uuid.uuid4().hex
+            while resumed is None:
+                assert time.monotonic() < deadline, "writes did not resume on the promoted replica"
+                if promoted is None and await asyncio.to_thread(role, heir) == "master":
+                    promoted = time.monotonic() - killed
+                await stack.set(probe_key, marker)
+                try:
+                    if await remote.get(probe_key) == marker:  # in Redis, not the standby
+                        resumed = time.monotonic() - killed
+                except Exception:  # straight to the backend: failing during the failover
+                    pass
+                await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+        assert errors == []
+        print(f"cluster failover: replica promoted {promoted}s, writes resumed {resumed}s")
+        await stack.clear()
+    await asyncio.to_thread(redis_cluster.heal)
