@@ -92,23 +92,33 @@ class SentinelBackend(RedisBackend):
         host, port = await self.sentinels.discover_master(self.service)
         return _address(host, port)
 
-    async def _check_server(self, client: aioredis.Redis) -> None:
-        """The hosts listed must be sentinels, and the server they name a master."""
-        for host, port in self.endpoint.hosts[:1]:
-            sentinel = next(
-                (
-                    s
-                    for s in self.sentinels.sentinels
-                    if (s.connection_pool.connection_kwargs.get("port")) == port
-                ),
-                None,
-            )
-            if sentinel is None:
+    async def connect(self) -> bool:
+        """Make sure the hosts listed are sentinels, then connect to the master they name;
+        ``CacheConfigError`` naming the fix when they are data servers or cluster nodes."""
+        with map_redis_errors("HELLO", **self.endpoint.hints()):
+            await self._check_sentinels()
+        return await super().connect()
+
+    async def _check_sentinels(self) -> None:
+        """The first sentinel that answers must say it is one (``HELLO``)."""
+        error: BaseException | None = None
+        for sentinel in self.sentinels.sentinels:
+            options = sentinel.connection_pool.connection_kwargs
+            try:
+                fields = await hello(sentinel)
+            except (OSError, rex.ConnectionError, rex.TimeoutError) as exc:
+                error = exc
                 continue
-            fields = await hello(sentinel)
-            problem = mode_problem("sentinel", fields, f"{node_where(host, port)}")
+            where = node_where(str(options.get("host")), options.get("port"))
+            problem = mode_problem("sentinel", fields, where)
             if problem is not None:
                 raise mode_error(problem, "sentinel")
+            return
+        if error is not None:
+            raise error
+
+    async def _check_server(self, client: aioredis.Redis) -> None:
+        """The server the sentinels name must answer as a master."""
         fields = await hello(client)
         if fields is not None and fields.get("role") not in (None, "master"):
             problem = (

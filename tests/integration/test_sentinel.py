@@ -1,0 +1,208 @@
+"""Redis Sentinel (a master, a replica, three sentinels; real servers): the master found
+through the sentinels, reads from the replica on demand, a sentinel port or a replica
+behind a standalone URL caught, ``cachekit check``'s topology, and the master killed under
+load (failover followed; the test that kills heals the set for the rest of the module)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+import redis
+
+from cachekit import CacheConfigBuilder, CacheConfigError, resolve
+from cachekit.backends.redis.sentinel import SentinelBackend
+from cachekit.config.model import CacheConfig
+from cachekit.layers.wrapper import find_tier
+from tests.helpers_check import run
+from tests.redis_server import RedisServer
+from tests.topologies import SentinelSet, role
+
+
+def config(url: str, *, memory: bool = False, **dotted: Any) -> CacheConfig:
+    """A ``simple`` config on ``url`` in a namespace of its own."""
+    overrides = {
+        "namespace": "s" + uuid.uuid4().hex[:10],
+        "redis.url": url,
+        "memory.enabled": memory,
+        **dotted,
+    }
+    return CacheConfigBuilder().with_preset("simple").with_overrides(overrides).build()
+
+
+def gets_served(server: RedisServer) -> int:
+    """How many GETs ``server`` has run (``INFO commandstats``)."""
+    with redis.Redis(port=server.port) as client:
+        stats = client.info("commandstats")
+    return int(stats.get("cmdstat_get", {}).get("calls", 0))
+
+
+async def test_sentinel_writes_reach_the_master_the_sentinels_name(
+    sentinel_set: SentinelSet,
+) -> None:
+    """A value set through a redis+sentinel:// URL is on the current master."""
+    cfg = config(sentinel_set.url)
+    async with resolve(cfg) as stack:
+        await stack.set("k", "v")
+        master = sentinel_set.current_master()
+        with redis.Redis(port=master.port) as client:
+            assert client.exists(cfg.key_prefix + "k") == 1
+        assert await stack.get("k") == "v"
+        await stack.clear()
+
+
+async def test_sentinel_read_from_replica_reads_on_the_replica(sentinel_set: SentinelSet) -> None:
+    """``redis.read_from = 'replica'``: GETs run on the replica, writes on the master."""
+    cfg = config(sentinel_set.url, **{"redis.read_from": "replica"})
+    async with resolve(cfg) as stack:
+        replica = next(s for s in sentinel_set.servers if role(s) == "slave")
+        await stack.set("r", "v")
+        deadline = time.monotonic() + 10
+        before = gets_served(replica)
+        while await stack.get("r") != "v":  # replication is asynchronous
+            assert time.monotonic() < deadline, "the write never reached the replica"
+            await asyncio.sleep(0.02)
+        assert gets_served(replica) > before
+        await stack.clear()
+
+
+async def test_sentinel_standalone_url_at_sentinel_is_config_error_naming_fix(
+    sentinel_set: SentinelSet,
+) -> None:
+    """A redis:// URL at a sentinel port fails at connect naming redis.mode = 'sentinel'."""
+    stack = resolve(config(sentinel_set.sentinels[0].url))
+    try:
+        with pytest.raises(CacheConfigError) as info:
+            await stack.connect()
+    finally:
+        await stack.aclose()
+    (problem,) = info.value.problems
+    assert problem.key == "redis.mode"
+    assert "is a sentinel: set redis.mode = 'sentinel'" in problem.message
+
+
+async def test_sentinel_mode_at_a_plain_server_is_config_error(sentinel_set: SentinelSet) -> None:
+    """Sentinel mode pointed at a data server instead of the sentinels: named."""
+    url = f"redis+sentinel://127.0.0.1:{sentinel_set.master.port}/mymaster/0"
+    stack = resolve(config(url))
+    try:
+        with pytest.raises(CacheConfigError) as info:
+            await stack.connect()
+    finally:
+        await stack.aclose()
+    (problem,) = info.value.problems
+    assert problem.key == "redis.mode"
+    assert "is a Redis server, not a sentinel: list the sentinels" in problem.message
+
+
+def test_check_standalone_url_at_sentinel_exits_1_naming_fix(
+    sentinel_set: SentinelSet, environ: pytest.MonkeyPatch
+) -> None:
+    """``cachekit check`` against a sentinel port with a standalone URL: exit 1, the fix."""
+    environ.setenv("CACHEKIT_REDIS__URL", sentinel_set.sentinels[0].url)
+    status, lines = run(["check", "--env", "testing"])
+    assert status == 1
+    assert "set redis.mode = 'sentinel'" in lines[-1]
+
+
+def test_check_standalone_url_at_replica_is_unfit(
+    sentinel_set: SentinelSet, environ: pytest.MonkeyPatch
+) -> None:
+    """A standalone URL at a read-only replica: check names the fix (the master, or
+    sentinel mode) instead of passing."""
+    replica = next(s for s in sentinel_set.servers if role(s) == "slave")
+    environ.setenv("CACHEKIT_REDIS__URL", replica.url)
+    status, lines = run(["check", "--env", "testing"])
+    assert status == 1
+    assert "replica" in lines[-1]
+
+
+def test_check_prints_sentinel_topology(
+    sentinel_set: SentinelSet, environ: pytest.MonkeyPatch
+) -> None:
+    """``cachekit check`` through the sentinels: ok, the master, its replica, 3/3 sentinels."""
+    environ.setenv("CACHEKIT_REDIS__URL", sentinel_set.url)
+    status, lines = run(["check", "--env", "testing"])
+    text = "\n".join(lines)
+    assert status == 0, text
+    master = sentinel_set.current_master()
+    assert f"master 127.0.0.1:{master.port}, 1 replica, 3/3 sentinels answer" in text
+    assert f"master   127.0.0.1:{master.port}" in text
+
+
+async def test_sentinel_master_killed_under_load_no_errors_and_failover_followed(
+    sentinel_set: SentinelSet,
+) -> None:
+    """kill -9 the master under 64 tasks of get/set: no caller sees an exception, health
+    goes degraded then ok, and writes reach the promoted replica."""
+    cfg = config(sentinel_set.url)
+    async with resolve(cfg) as stack:
+        remote = find_tier(stack, "redis")
+        assert isinstance(remote, SentinelBackend)
+        victim = sentinel_set.current_master()
+        heir = next(s for s in sentinel_set.servers if s is not victim)
+        errors: list[BaseException] = []
+        statuses: list[str] = []
+        calls = 0
+        stop = asyncio.Event()
+
+        async def worker(n: int) -> None:
+            nonlocal calls
+            i = 0
+            while not stop.is_set():
+                key = f"w{n}:{i % 20}"
+                try:
+                    await stack.set(key, i)
+                    await stack.get(key)
+                    calls += 2
+                except BaseException as exc:  # the assertion: nothing reaches a caller
+                    errors.append(exc)
+                i += 1
+                await asyncio.sleep(0.001)
+
+        async def watch_health() -> None:
+            while not stop.is_set():
+                status = (await stack.health()).status
+                if not statuses or statuses[-1] != status:
+                    statuses.append(status)
+                await asyncio.sleep(0.05)
+
+        tasks = [asyncio.create_task(worker(n)) for n in range(64)]
+        tasks.append(asyncio.create_task(watch_health()))
+        try:
+            while calls < 2000:
+                await asyncio.sleep(0.01)
+            killed = time.monotonic()
+            victim.kill()
+            promoted = resumed = None
+            deadline = killed + 30
+            marker = uuid.uuid4().hex
+            while resumed is None or statuses[-1] != "ok":
+                assert time.monotonic() < deadline, f"no recovery: health {statuses}"
+                if promoted is None and await asyncio.to_thread(role, heir) == "master":
+                    promoted = time.monotonic() - killed
+                await stack.set("marker", marker)
+                if resumed is None and await asyncio.to_thread(_holds, heir, cfg, marker):
+                    resumed = time.monotonic() - killed
+                await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+        assert errors == []
+        assert "degraded" in statuses and statuses[-1] == "ok", statuses
+        print(f"sentinel failover: replica promoted {promoted}s, writes on it {resumed}s")
+        await stack.clear()
+    await asyncio.to_thread(sentinel_set.heal)
+
+
+def _holds(server: RedisServer, cfg: CacheConfig, marker: str) -> bool:
+    """Whether ``server`` holds the marker key with ``marker`` in its stored form."""
+    try:
+        with redis.Redis(port=server.port, socket_timeout=1) as client:
+            raw = client.get(cfg.key_prefix + "marker")
+    except redis.RedisError:
+        return False
+    return raw is not None and marker.encode() in raw
