@@ -71,8 +71,13 @@ def chart(points: Sequence[tuple[float, float | None]]) -> str:
         f'<line x1="0" x2="{_CHART_W}" y1="{_CHART_H * f}" y2="{_CHART_H * f}" stroke="#eef0f4"/>'
         for f in (0.25, 0.5, 0.75)
     )
+    dots = "".join(
+        f'<circle cx="{c.split(",")[0]}" cy="{c.split(",")[1]}" r="2.5" fill="#2457c5"/>'
+        for c in coords
+    )
     line = (
         f'<polyline fill="none" stroke="#2457c5" stroke-width="2" points="{" ".join(coords)}"/>'
+        + dots
         if coords
         else f'<text x="8" y="{_CHART_H / 2}" fill="#6a7587">no lookups yet</text>'
     )
