@@ -42,6 +42,8 @@ def _memory(config: CacheConfig) -> InMemoryCache:
         default_ttl=config.ttl.default,
         max_size=config.memory.max_entries,
         max_bytes=config.memory.max_bytes,
+        max_value_bytes=config.max_value_bytes,
+        copies=config.memory.copies,
     )
 
 

@@ -155,9 +155,9 @@ class Codec:
 
     def report_compression(self, payload_size: int, stored_size: int) -> None:
         """Report the compression of a value packed with ``report=False``."""
-        if self._on_compress is not None and self._compress is not None:
-            if payload_size > self.threshold:
-                self._on_compress(payload_size, stored_size - HEADER_SIZE)
+        callback = self._on_compress
+        if callback is not None and self._compress is not None and payload_size > self.threshold:
+            callback(payload_size, stored_size - HEADER_SIZE)
 
     def encode_with_info(self, value: Any) -> tuple[bytes, int, int]:
         """Like ``encode``, also returning the encoded and the stored length (for telemetry)."""

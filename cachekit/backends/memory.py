@@ -18,6 +18,12 @@ keeps alive, and callers never share mutable state with the cache:
   and decoded on every hit, which hands out a fresh object. msgspec decodes tuples and
   sets as lists.
 
+With ``copies="shared"`` (``memory.copies``) a dict, list or tuple whose encoding is at
+most ``SHARED_MAX_BYTES`` is held as the caller's object and every hit hands out that same
+object, as ``cachetools`` and ``aiocache`` do: reads cost no copy, and a caller that mutates
+what it got (or what it stored) changes what everyone reads, and what the entry is charged
+for (its objects are measured once, at ``set``). Larger values are still held encoded.
+
 A value whose encoding exceeds ``max_bytes`` (or ``max_value_bytes``) is refused with
 ``CacheValueError``: a cache that silently dropped it would look like a cache that works.
 
@@ -34,7 +40,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -55,6 +61,9 @@ _FLAT_ITEM: Final = 160
 """Bytes charged per item of a shallow copy: the key's and the value's object headers."""
 _FLAT_CONTENT: Final = 5
 """Bytes charged per encoded byte of a shallow copy (UCS-4 text plus its UTF-8 cache)."""
+SHARED_MAX_BYTES: Final = 64 * 1024
+"""Largest encoding of a container held as the caller's object with ``copies="shared"``
+(its objects are walked once to charge them; larger values are held encoded)."""
 _RECLAIM_BATCH: Final = 8
 """Expired heap tops a ``set`` reclaims at most, bounding the work of one call."""
 _MAX_TYPED_DECODERS: Final = 64
@@ -95,6 +104,7 @@ class InMemoryCache(CacheInterface):
         *,
         max_bytes: int | None = None,
         max_value_bytes: int | None = None,
+        copies: Literal["private", "shared"] = "private",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
@@ -112,6 +122,11 @@ class InMemoryCache(CacheInterface):
             raise CacheValueError(
                 f"max_value_bytes must be an integer >= 1 or None, got {max_value_bytes!r}"
             )
+        if copies not in ("private", "shared"):
+            raise CacheValueError(f"copies must be 'private' or 'shared', got {copies!r}")
+        self.copies = copies
+        """``private``: callers get copies; ``shared``: small containers are handed out as held."""
+        self._shared = copies == "shared"
         self.default_ttl = default_ttl
         self.max_size = max_size
         self.max_bytes = max_bytes
@@ -329,6 +344,11 @@ class InMemoryCache(CacheInterface):
         if size > self._value_limit:
             self._check_size(size, cls)
         # Keys need no check: msgspec accepted them and a dict never mutates its keys.
+        if self._shared and size <= SHARED_MAX_BYTES and cls in _CONTAINERS:
+            # Room for the UTF-8 copies an encoder may attach to its strings later.
+            charge = -(_held_size(value) + size)
+            if -charge <= self._byte_limit:
+                return value, self._tags.get(charge) or self._tag(charge)
         if (cls is dict or cls is list) and len(value) <= _FLAT_MAX_ITEMS:
             items = value.values() if cls is dict else value
             if _SCALARS.issuperset(map(type, items)):
@@ -424,6 +444,30 @@ class InMemoryCache(CacheInterface):
         heap = [(e[2], next(seq), k) for k, e in self._data.items() if e[2] is not None]
         heapq.heapify(heap)
         self._heap = heap
+
+
+_CONTAINERS: Final = frozenset({dict, list, tuple})
+
+
+def _held_size(value: Any) -> int:
+    """Bytes the objects of ``value`` take, each object once (containers walked; what
+    msgspec can encode has no other containers)."""
+    seen: set[int] = set()
+    total = 0
+    pending = [value]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        cls = type(obj)
+        if cls is dict:
+            pending.extend(obj.keys())
+            pending.extend(obj.values())
+        elif cls is list or cls is tuple:
+            pending.extend(obj)
+    return total
 
 
 def _is_positive_int(value: object) -> bool:

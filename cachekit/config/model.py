@@ -32,6 +32,7 @@ ClearRatio = Annotated[float, msgspec.Meta(gt=0, le=1)]
 Posture = Literal["strict", "relaxed"]
 RecoveryPolicy = Literal["drop", "write_back"]
 CoherenceMode = Literal["tracking", "bounded", "local"]
+MemoryCopies = Literal["private", "shared"]
 RedisMode = Literal["standalone", "sentinel", "cluster"]
 ReadFrom = Literal["master", "replica"]
 HashTag = Literal["none", "namespace"]
@@ -105,6 +106,10 @@ class MemoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     ``cachekit.layers.coherence``): ``tracking`` (Redis reports every change; copies are
     dropped as reports arrive), ``bounded`` (copies live at most ``max_stale_seconds``),
     ``local`` (copies live their TTL: one process that owns its Redis only).
+
+    ``copies``: ``private`` (every hit hands out a copy of a mutable value) or ``shared``
+    (dicts and lists up to 64 KiB are handed out as held, like cachetools: no copy, and
+    callers must not mutate what they get).
     """
 
     enabled: bool
@@ -112,6 +117,7 @@ class MemoryConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     max_bytes: PositiveInt
     coherence: CoherenceMode
     max_stale_seconds: PositiveFloat
+    copies: MemoryCopies = "private"
 
 
 class CompressionConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -269,6 +269,17 @@ async def _max_stale() -> None:
     assert rejected(memory__max_stale_seconds=0)
 
 
+@probe("memory.copies")
+async def _memory_copies() -> None:
+    for copies, same in (("private", False), ("shared", True)):
+        cache = resolve(cfg(redis__url="", memory__copies=copies))
+        async with cache:
+            value = {"rows": [{"n": 1}]}
+            await cache.set("k", value)
+            assert ((await cache.get("k")) is value) is same
+    assert rejected(memory__copies="deep")
+
+
 @probe("redis.lease_seconds")
 async def _lease_seconds() -> None:
     import asyncio
@@ -339,7 +350,10 @@ async def _early_beta() -> None:
         assert await cache.get_or_set("k", load, ttl=3600) == "v"
         (resilient,) = [x for x in stack_layers(cache) if isinstance(x, ResilientCache)]
         assert resilient.refresher is not None
-        await asyncio.sleep(0.01)  # the early reload runs in the background
+        for _ in range(500):  # the early reload runs in the background
+            if resilient.refresher.early_refreshes >= early and len(loads) >= 1 + early:
+                break
+            await asyncio.sleep(0.01)
         assert resilient.refresher.early_refreshes == early
         assert len(loads) == 1 + early
         await cache.aclose()
