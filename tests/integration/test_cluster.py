@@ -16,7 +16,7 @@ from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.backends.redis.cluster import ClusterBackend
 from cachekit.backends.redis.router import slot_of
 from cachekit.config.model import CacheConfig
-from cachekit.layers.wrapper import find_tier
+from cachekit.layers.wrapper import find_tier, stack_layers
 from tests.helpers_check import run
 from tests.topologies import RedisCluster, role
 
@@ -253,5 +253,31 @@ async def test_cluster_primary_killed_under_load_no_errors_and_writes_resume(
             await asyncio.gather(*tasks)
         assert errors == []
         print(f"cluster failover: replica promoted {promoted}s, writes resumed {resumed}s")
+        await stack.clear()
+    await asyncio.to_thread(redis_cluster.heal)
+
+
+async def test_cluster_tracking_follows_failover_to_promoted_replica(
+    redis_cluster: RedisCluster,
+) -> None:
+    """With the memory tier in front, after a primary is killed the tracking group tracks
+    exactly the new set of primaries (the promoted replica included) and is trusted again."""
+    cfg = config(redis_cluster.url, memory=True, **{"memory.max_stale_seconds": 60})
+    async with resolve(cfg) as stack:
+        coherence = next(
+            layer.coherence for layer in stack_layers(stack) if hasattr(layer, "coherence")
+        )
+        assert coherence.trusted
+        victim = redis_cluster.primaries()[0]
+        heir = redis_cluster.replica_of(victim)
+        victim.kill()
+        deadline = time.monotonic() + 30
+        wanted = None
+        while not (coherence.trusted and set(coherence.tracking.members) == wanted):
+            assert time.monotonic() < deadline, coherence.describe()
+            await asyncio.sleep(0.05)
+            primaries = await asyncio.to_thread(redis_cluster.primaries)
+            wanted = {("127.0.0.1", p.port) for p in primaries}
+        assert ("127.0.0.1", heir.port) in wanted
         await stack.clear()
     await asyncio.to_thread(redis_cluster.heal)

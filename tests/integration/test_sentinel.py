@@ -16,7 +16,7 @@ import redis
 from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.backends.redis.sentinel import SentinelBackend
 from cachekit.config.model import CacheConfig
-from cachekit.layers.wrapper import find_tier
+from cachekit.layers.wrapper import find_tier, stack_layers
 from tests.helpers_check import run
 from tests.redis_server import RedisServer
 from tests.topologies import SentinelSet, role
@@ -206,3 +206,37 @@ def _holds(server: RedisServer, cfg: CacheConfig, marker: str) -> bool:
     except redis.RedisError:
         return False
     return raw is not None and marker.encode() in raw
+
+
+async def test_sentinel_tracking_follows_failover_to_new_master(sentinel_set: SentinelSet) -> None:
+    """With the memory tier in front, tracking comes back on the promoted replica after
+    the master is killed (the memory tier is trusted again, and hears its writes)."""
+    cfg = config(sentinel_set.url, memory=True, **{"memory.max_stale_seconds": 60})
+    other_cfg = CacheConfigBuilder().with_preset("simple").with_overrides(
+        {"namespace": cfg.namespace, "redis.url": sentinel_set.url, "memory.enabled": False}
+    ).build()
+    async with resolve(cfg) as stack, resolve(other_cfg) as other:
+        coherence = next(
+            layer.coherence for layer in stack_layers(stack) if hasattr(layer, "coherence")
+        )
+        assert coherence.trusted
+        victim = sentinel_set.current_master()
+        heir = next(s for s in sentinel_set.servers if s is not victim)
+        victim.kill()
+        deadline = time.monotonic() + 30
+        while not (
+            coherence.trusted
+            and coherence.tracking.inner.address == ("127.0.0.1", heir.port)
+            and (await stack.health()).ok
+        ):
+            assert time.monotonic() < deadline, coherence.describe()
+            await asyncio.sleep(0.05)
+        names = [f"f{i}" for i in range(10)]
+        await stack.set_many(dict.fromkeys(names, "old"))
+        assert await stack.get_many(names) == dict.fromkeys(names, "old")
+        await other.set_many(dict.fromkeys(names, "new"))
+        while await stack.get_many(names) != dict.fromkeys(names, "new"):
+            assert time.monotonic() < deadline, "no invalidation from the new master"
+            await asyncio.sleep(0.02)
+        await stack.clear()
+    await asyncio.to_thread(sentinel_set.heal)
