@@ -338,7 +338,7 @@ async def _early_beta() -> None:
     from cachekit.layers.resilience.cache import ResilientCache
     from cachekit.layers.wrapper import stack_layers
 
-    for beta, early in ((1e9, 1), (0.0, 0)):
+    for beta, early in ((1e15, 1), (0.0, 0)):  # 1e15: a microsecond loader reloads at once
         cache, _, _ = _refresh_stack(refresh__early_beta=beta, refresh__stale_seconds=1)
         loads: list[int] = []
 
