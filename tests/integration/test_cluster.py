@@ -281,3 +281,47 @@ async def test_cluster_tracking_follows_failover_to_promoted_replica(
         assert ("127.0.0.1", heir.port) in wanted
         await stack.clear()
     await asyncio.to_thread(redis_cluster.heal)
+
+
+def _node_id(cluster: RedisCluster, node: Any) -> str:
+    with cluster.client(node) as client:
+        return str(client.execute_command("CLUSTER", "MYID").decode())
+
+
+async def test_cluster_ask_during_slot_migration_is_followed(redis_cluster: RedisCluster) -> None:
+    """A slot being migrated (one key already on the target): the ASK reply is followed
+    for that key, the keys still on the source are read there, and once the slot has moved
+    the MOVED reply updates the table."""
+    cfg = config(redis_cluster.url, **{"redis.hash_tag": "namespace"})  # one slot
+    async with resolve(cfg) as stack:
+        await stack.set_many({"moved": 1, "stays": 2})
+        router = backend_of(stack).router
+        slot = slot_of(cfg.key_prefix + "moved")
+        owner = router.primary(slot).address[1]
+        source = next(n for n in redis_cluster.primaries() if n.port == owner)
+        target = next(n for n in redis_cluster.primaries() if n is not source)
+        source_id, target_id = _node_id(redis_cluster, source), _node_id(redis_cluster, target)
+        with redis_cluster.client(source) as src, redis_cluster.client(target) as dst:
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            src.execute_command(
+                "MIGRATE", "127.0.0.1", target.port, cfg.key_prefix + "moved", 0, 5000
+            )
+            try:
+                assert await stack.get("moved") == 1  # ASK to the target
+                assert await stack.get("stays") == 2  # still on the source
+                assert router.redirects >= 1
+                src.execute_command(
+                    "MIGRATE", "127.0.0.1", target.port, cfg.key_prefix + "stays", 0, 5000
+                )
+                for node in redis_cluster.primaries():
+                    with redis_cluster.client(node) as client:
+                        client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+                assert await stack.get_many(["moved", "stays"]) == {"moved": 1, "stays": 2}
+                assert router.primary(slot).address[1] == target.port
+            finally:
+                await stack.clear()
+                for node in redis_cluster.primaries():  # give the (now empty) slot back
+                    with redis_cluster.client(node) as client:
+                        client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
+    await asyncio.to_thread(redis_cluster.wait_healthy)
