@@ -8,6 +8,8 @@ and then answers one JSON line per command line::
 
     {"op": "get", "key": "k"}                  -> {"value": ...}
     {"op": "set", "key": "k", "value": 1}      -> {"value": null}
+    {"op": "set_tagged", "key": "k", "value": 1, "tags": ["user:42"]}
+    {"op": "invalidate_tags", "tags": ["user:42"]}  -> {"value": <keys removed>}
     {"op": "memory", "key": "k"}               -> {"value": <the memory tier's copy>}
     {"op": "get_or_set", "key": "k", "tasks": 16, "load_seconds": 0.5}
                                                -> {"value": [...], "loads": 1}
@@ -53,6 +55,11 @@ async def _serve(overrides: dict[str, Any]) -> None:
                     value = await cache.get(key)
                 elif op == "set":
                     value = await cache.set(key, command["value"], command.get("ttl", 3600))
+                elif op == "set_tagged":
+                    tags, ttl = command["tags"], command.get("ttl", 3600)
+                    value = await cache.set_tagged(key, command["value"], tags, ttl)
+                elif op == "invalidate_tags":
+                    value = await cache.invalidate_tags(command["tags"])
                 elif op == "delete":
                     value = await cache.delete(key)
                 elif op == "delete_many":
