@@ -147,6 +147,13 @@ TARGETS = [
         0.5,
     ),
     Target(
+        "memory get-hit nested dict vs cachetools (memory.copies = shared)",
+        "memory get-hit, nested dict ~1 KB, shared",
+        "cachetools.TTLCache",
+        ">=",
+        0.8,
+    ),
+    Target(
         "redis sequential get-hit vs redis-py + json",
         "redis get-hit, sequential",
         "redis-py + json",
