@@ -92,13 +92,17 @@ _READ_NOTES: ContextVar[list[str] | None] = ContextVar("cachekit_read_notes", de
 
 @contextmanager
 def observe_read() -> Iterator[list[str]]:
-    """Collect the degraded-read notes of the reads made inside the block."""
+    """Collect the degraded-read notes of the reads made inside the block (an enclosing
+    block gets them too: a traced ``get`` inside ``get_result`` hides nothing)."""
+    outer = _READ_NOTES.get()
     notes: list[str] = []
     token = _READ_NOTES.set(notes)
     try:
         yield notes
     finally:
         _READ_NOTES.reset(token)
+        if outer is not None:
+            outer.extend(notes)
 
 
 def note_degraded_read(reason: str) -> None:
