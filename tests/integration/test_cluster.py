@@ -325,3 +325,15 @@ async def test_cluster_ask_during_slot_migration_is_followed(redis_cluster: Redi
                     with redis_cluster.client(node) as client:
                         client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", source_id)
     await asyncio.to_thread(redis_cluster.wait_healthy)
+
+
+async def test_cluster_stack_serves_without_explicit_connect(redis_cluster: RedisCluster) -> None:
+    """A stack used before ``connect()`` reads the slot table on its first command."""
+    stack = resolve(config(redis_cluster.url))
+    try:
+        await stack.set_many({f"k{i}": i for i in range(50)})
+        assert len(await stack.get_many([f"k{i}" for i in range(50)])) == 50
+        assert (await stack.health()).ok
+        await stack.clear()
+    finally:
+        await stack.aclose()

@@ -133,7 +133,7 @@ class ClusterBackend(RedisBackend):
         per node, the nodes in parallel)."""
         match = escape_glob(self.prefix) + check_pattern(pattern)
         with map_redis_errors("SCAN"):
-            if self.router.covered == 0:
+            if not self.router.loaded:
                 await self.router.refresh()
             scans = [self._scan_node(node, match) for node in self.router.primaries]
             counts = await asyncio.gather(*scans, return_exceptions=True)

@@ -105,6 +105,8 @@ class ClusterRouter:
         self._refreshed_at = -1.0
         self.refreshes = 0
         self.redirects = 0
+        self.loaded = False
+        """Whether a slot table was read (commands before ``connect`` read it first)."""
         self._admin: dict[Address, aioredis.Redis] = {}
         """One no-retry connection per node for ``CLUSTER SLOTS`` (a dead node fails fast)."""
 
@@ -193,7 +195,7 @@ class ClusterRouter:
             known = replicas.setdefault(address, [])
             known += [a for a in (_entry_address(f, asked) for f in followers) if a not in known]
         before = self._owners()
-        self._slots, self.replicas = table, replicas
+        self._slots, self.replicas, self.loaded = table, replicas, True
         if self._owners() != before:
             self.epoch += 1
             for callback in list(self.on_change):
@@ -247,6 +249,8 @@ class ClusterRouter:
 
     async def send(self, command: Command) -> Any:
         """One command, on the node that serves its key."""
+        if not self.loaded:
+            await self.refresh()
         node = self.primary(slot_of(key_of(command)))
         return (await self.run(node, [command]))[0]
 
@@ -255,6 +259,8 @@ class ClusterRouter:
         round trip per node); replies in the order of ``commands``."""
         if _attempt > MAX_REDIRECTS:
             raise rex.ClusterError("redis cluster: the slots keep moving (resharding)")
+        if not self.loaded:
+            await self.refresh()
         groups: dict[Address, tuple[Node, list[int], list[Command]]] = {}
         for index, command in enumerate(commands):
             node = self.primary(slot_of(key_of(command)))
@@ -289,7 +295,7 @@ class ClusterRouter:
                 await task
         nodes, self.nodes = self.nodes, {}
         admin, self._admin = self._admin, {}
-        self._slots = [None] * SLOTS
+        self._slots, self.loaded = [None] * SLOTS, False
         for node in nodes.values():
             with contextlib.suppress(Exception):
                 await node.aclose()
