@@ -224,6 +224,27 @@ TARGETS = [
         "<=",
         1.5,
     ),
+    Target(
+        "cluster 64-task get-hit vs redis-py RedisCluster + json",
+        "cluster get-hit",
+        "redis-py RedisCluster + json",
+        ">=",
+        2.0,
+    ),
+    Target(
+        "cluster get_many(100) vs mget_nonatomic + json",
+        "cluster get_many",
+        "redis-py mget_nonatomic + json",
+        ">=",
+        2.0,
+    ),
+    Target(
+        "sentinel get-hit within 10% of standalone",
+        "sentinel get-hit",
+        "cachekit standalone, same master",
+        ">=",
+        0.9,
+    ),
 ]
 
 

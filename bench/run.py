@@ -23,15 +23,17 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``cachekit`
 from bench import _http as http_bench
 from bench import _report as report
 from bench import _stacks as stacks
+from bench import _topologies as topologies
 from bench import _workloads as workloads
 from bench._measure import Result, Settings
 from tests.redis_server import RedisServer  # the test suite's throwaway server
 
 HERE = Path(__file__).resolve().parent
 GROUPS = (
-    "memory", "redis", "tiered", "coherence", "build_key", "codec", "telemetry", "entries", "http"
+    "memory", "redis", "tiered", "coherence", "build_key", "codec", "telemetry", "entries", "http",
+    "cluster", "sentinel",
 )  # fmt: skip
-NEEDS_REDIS = {"redis", "tiered", "coherence", "telemetry", "http"}
+NEEDS_REDIS = {"redis", "tiered", "coherence", "telemetry", "http", "cluster", "sentinel"}
 POOL = 10
 """Connection pool size of every Redis contender."""
 
@@ -48,6 +50,8 @@ async def run(settings: Settings, only: set[str], url: str, port: int) -> list[R
         "telemetry": lambda: workloads.telemetry(settings, url, POOL),
         "entries": lambda: workloads.bytes_per_entry(settings),
         "http": lambda: asyncio.to_thread(http_bench.http, settings, url, port),
+        "cluster": lambda: topologies.cluster(settings, POOL),  # their own servers
+        "sentinel": lambda: topologies.sentinel(settings, POOL),
     }
     for name, step in steps.items():
         if name not in only:
