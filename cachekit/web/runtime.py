@@ -23,7 +23,7 @@ from cachekit.config.model import CacheConfig
 from cachekit.config.settings import ResolvedSettings, resolve_settings
 from cachekit.config.tree import flatten, source_of
 from cachekit.errors import CacheError, CacheUnavailableError
-from cachekit.health import HealthReport
+from cachekit.health import HealthReport, Topology
 from cachekit.layers.ai.cache import AIResponseCache
 from cachekit.layers.wrapper import describe_stack, find_tier, memory_tier, stack_layers
 from cachekit.protocol import CacheInterface, RemoteTier
@@ -36,6 +36,7 @@ from cachekit.web.tokens import TokenRule
 logger = logging.getLogger("cachekit.server")
 
 CODE_SOURCE: Final = "code (a CacheConfig passed in)"
+ALERT_FIELDS: Final = ("rule", "level", "message")
 
 
 def find_ai_layer(cache: CacheInterface) -> AIResponseCache | None:
@@ -296,13 +297,28 @@ class CacheRuntime:
                 return layer.telemetry.tracer_provider
         return None
 
-    def topology(self) -> str:
-        """The Redis behind the stack, in words (no secrets)."""
+    async def topology(self) -> dict[str, Any]:
+        """The Redis behind the stack as its tier finds it (``summary``, ``nodes``,
+        ``problems``; the same as ``cachekit check`` prints), no secrets; within the
+        connect budget, else what is known without asking."""
         remote = find_tier(self.cache, "redis")
         if not isinstance(remote, RemoteTier):
-            return "none: memory tier only"
-        mode = getattr(self.config.redis, "topology", "standalone")
-        return f"{mode} at {remote.address} ({type(remote).__name__})"
+            return {"summary": "none: memory tier only", "nodes": [], "problems": []}
+        describe = getattr(remote, "topology", None)
+        summary = f"{remote.address} ({type(remote).__name__})"
+        if describe is None:
+            return {"summary": summary, "nodes": [], "problems": []}
+        try:
+            async with asyncio.timeout(self.config.budget.connect):
+                found: Topology = await describe()
+        except (CacheError, TimeoutError) as exc:
+            reason = str(exc) or "no answer in time"
+            return {"summary": f"{summary}: cannot say now ({reason})", "nodes": [], "problems": []}
+        return {
+            "summary": found.summary,
+            "nodes": list(found.nodes),
+            "problems": list(found.problems),
+        }
 
     async def status_view(self) -> dict[str, Any]:
         """What the status page shows (``cachekit.web.status``)."""
@@ -330,7 +346,7 @@ class CacheRuntime:
             "tiers": tiers,
             "coherence": coherence,
             "uptime": status.get("uptime_seconds") or 0,
-            "topology": self.topology(),
+            "topology": await self.topology(),
             "hits": {
                 "hits": hits,
                 "lookups": lookups,
@@ -340,12 +356,7 @@ class CacheRuntime:
             "history": self.history.points(),
             "ops": ops,
             "tags": self.cache.tag_counts.snapshot(),
-            "alerts": [
-                {k: a.get(k, "") for k in ("rule", "level", "message")} if isinstance(a, dict)
-                else {"rule": getattr(a, "rule", ""), "level": getattr(a, "level", ""),
-                      "message": getattr(a, "message", "")}
-                for a in alerts
-            ],
+            "alerts": [{k: str(a.get(k, "")) for k in ALERT_FIELDS} for a in alerts],
             "ai": {
                 "hits": ai.get("hits", 0),
                 "misses": ai.get("misses", 0),

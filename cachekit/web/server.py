@@ -76,7 +76,8 @@ def create_app(
         runtime: CacheRuntime = app.state.cachekit
         tracer_provider.bind(runtime.tracer_provider())
         if banner:
-            for line in banner_lines(runtime):
+            topology = await runtime.topology()
+            for line in banner_lines(runtime, topology=topology["summary"]):
                 logger.info("%s", line)
         try:
             yield
@@ -108,9 +109,10 @@ def create_app(
     return app
 
 
-def banner_lines(runtime: CacheRuntime) -> list[str]:
+def banner_lines(runtime: CacheRuntime, *, topology: str = "") -> list[str]:
     """What ``cachekit serve`` says once it serves: version, environment, preset, stack,
-    coherence, and the URLs of the service, its docs and its status page (no secrets)."""
+    coherence, the Redis ``topology`` (``CacheRuntime.topology``), and the URLs of the
+    service, its docs and its status page (no secrets)."""
     from cachekit._version import __version__
     from cachekit.layers.wrapper import describe_stack
 
@@ -127,7 +129,7 @@ def banner_lines(runtime: CacheRuntime) -> list[str]:
         f"cachekit {__version__} serving: environment {config.environment}, "
         f"preset {config.preset}, namespace {config.namespace}",
         f"stack: {describe_stack(runtime.cache)}",
-        f"memory tier coherence: {coherence}; Redis: {runtime.topology()}",
+        f"memory tier coherence: {coherence}; Redis: {topology or 'none'}",
         f"listening on {base}  docs {base}/docs  status {base}/status",
     ]
 

@@ -54,6 +54,12 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], empty: str) -> 
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _topology(found: dict[str, Any]) -> str:
+    nodes = "".join(f"<li><code>{_e(node)}</code></li>" for node in found["nodes"])
+    problems = "".join(f'<li class="critical">{_e(p)}</li>' for p in found["problems"])
+    return f'<p id="topology">{_e(found["summary"])}</p><ul>{nodes}{problems}</ul>'
+
+
 def _percent(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio * 100:.1f}%"
 
@@ -135,7 +141,7 @@ def render(view: dict[str, Any]) -> str:
 <div class="card"><h2>Stack</h2><code id="stack">{_e(view["stack"])}</code>
 <h2 style="margin-top:10px">Tiers</h2>{tiers}
 <p>coherence: <span id="coherence">{_e(view["coherence"])}</span></p></div>
-<div class="card"><h2>Redis</h2><p id="topology">{_e(view["topology"])}</p></div>
+<div class="card"><h2>Redis</h2>{_topology(view["topology"])}</div>
 <div class="card"><h2>Operations</h2>{operations}</div>
 <div class="card"><h2>Tags</h2>{tags}</div>
 <div class="card"><h2>AI responses</h2><table>

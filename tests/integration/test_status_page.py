@@ -84,7 +84,8 @@ def test_status_page_in_chromium_shows_the_live_hit_ratio(
     ratio = re.search(r'id="hit-ratio" data-hits="(\d+)" data-lookups="(\d+)">\s*([\d.]+)%', dom)
     assert ratio is not None, dom[:2000]
     assert ratio.groups() == ("30", "40", "75.0")
-    assert "RedisBackend" in dom and f"standalone at redis://127.0.0.1:{redis_server.port}" in dom
+    assert "RedisBackend" in dom  # the stack
+    assert f"standalone 127.0.0.1:{redis_server.port}: master, Redis " in dom  # its topology
     assert re.search(r"<td>team:blue</td><td>4</td><td>0</td>", dom)
     assert re.search(r"<td>user:0</td><td>1</td><td>1</td>", dom)
     assert "<polyline" in dom  # the chart has a line

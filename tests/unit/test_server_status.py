@@ -176,6 +176,7 @@ def test_status_page_shows_stack_hit_ratio_tags_and_refreshes(client: TestClient
     ratio = re.search(r'id="hit-ratio" data-hits="(\d+)" data-lookups="(\d+)">\s*([\d.]+)%', page)
     assert ratio is not None and ratio.groups() == ("3", "4", "75.0")
     assert "Instrumented(InMemoryCache)" in page
+    assert '<p id="topology">none: memory tier only</p>' in page
     assert '<svg id="hit-ratio-chart"' in page
     assert "<td>user:42</td><td>1</td>" in page
     assert 'id="tokens-saved">0<' in page
