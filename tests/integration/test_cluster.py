@@ -234,13 +234,15 @@ async def test_cluster_primary_killed_under_load_no_errors_and_writes_resume(
                 await asyncio.sleep(0.01)
             killed = time.monotonic()
             victim.kill()
-            promoted = resumed = None
+            promoted = announced = resumed = None
             deadline = killed + 30
             marker = uuid.uuid4().hex
             while resumed is None:
                 assert time.monotonic() < deadline, "writes did not resume on the promoted replica"
                 if promoted is None and await asyncio.to_thread(role, heir) == "master":
                     promoted = time.monotonic() - killed
+                if announced is None and await asyncio.to_thread(_serves, redis_cluster, heir):
+                    announced = time.monotonic() - killed
                 await stack.set(probe_key, marker)
                 try:
                     if await remote.get(probe_key) == marker:  # in Redis, not the standby
@@ -252,7 +254,10 @@ async def test_cluster_primary_killed_under_load_no_errors_and_writes_resume(
             stop.set()
             await asyncio.gather(*tasks)
         assert errors == []
-        print(f"cluster failover: replica promoted {promoted}s, writes resumed {resumed}s")
+        print(
+            f"cluster failover: replica promoted {promoted}s, cluster ok with it "
+            f"{announced}s, writes resumed {resumed}s"
+        )
         await stack.clear()
     await asyncio.to_thread(redis_cluster.heal)
 
@@ -281,6 +286,17 @@ async def test_cluster_tracking_follows_failover_to_promoted_replica(
         assert ("127.0.0.1", heir.port) in wanted
         await stack.clear()
     await asyncio.to_thread(redis_cluster.heal)
+
+
+def _serves(cluster: RedisCluster, heir: Any) -> bool:
+    """Whether the promoted replica says the cluster is ok and it serves slots."""
+    try:
+        with cluster.client(heir) as client:
+            slots = client.execute_command("CLUSTER", "SLOTS")
+        state = cluster.info(heir)["cluster_state"]
+    except Exception:
+        return False
+    return state == "ok" and any(int(entry[2][1]) == heir.port for entry in slots)
 
 
 def _node_id(cluster: RedisCluster, node: Any) -> str:

@@ -177,13 +177,15 @@ async def test_sentinel_master_killed_under_load_no_errors_and_failover_followed
                 await asyncio.sleep(0.01)
             killed = time.monotonic()
             victim.kill()
-            promoted = resumed = None
+            promoted = announced = resumed = None
             deadline = killed + 30
             marker = uuid.uuid4().hex
             while resumed is None or statuses[-1] != "ok":
                 assert time.monotonic() < deadline, f"no recovery: health {statuses}"
                 if promoted is None and await asyncio.to_thread(role, heir) == "master":
                     promoted = time.monotonic() - killed
+                if announced is None and await asyncio.to_thread(_names, sentinel_set, heir):
+                    announced = time.monotonic() - killed
                 await stack.set("marker", marker)
                 if resumed is None and await asyncio.to_thread(_holds, heir, cfg, marker):
                     resumed = time.monotonic() - killed
@@ -193,9 +195,20 @@ async def test_sentinel_master_killed_under_load_no_errors_and_failover_followed
             await asyncio.gather(*tasks)
         assert errors == []
         assert "degraded" in statuses and statuses[-1] == "ok", statuses
-        print(f"sentinel failover: replica promoted {promoted}s, writes on it {resumed}s")
+        print(
+            f"sentinel failover: replica promoted {promoted}s, named by the sentinels "
+            f"{announced}s, writes on it {resumed}s"
+        )
         await stack.clear()
     await asyncio.to_thread(sentinel_set.heal)
+
+
+def _names(sentinels: SentinelSet, server: RedisServer) -> bool:
+    """Whether the sentinels name ``server`` as the master now."""
+    try:
+        return sentinels.current_master() is server
+    except (redis.RedisError, StopIteration):
+        return False
 
 
 def _holds(server: RedisServer, cfg: CacheConfig, marker: str) -> bool:

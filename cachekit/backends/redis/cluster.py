@@ -35,7 +35,7 @@ from cachekit.backends.redis.backend import PROBE_KEY, RedisBackend
 from cachekit.backends.redis.commands import PROBE_TTL, SCAN_COUNT, name_of, set_command
 from cachekit.backends.redis.errors import map_redis_errors
 from cachekit.backends.redis.router import SLOTS, Address, ClusterRouter, Node, slot_of
-from cachekit.backends.redis.topology import check_mode, slot_ranges
+from cachekit.backends.redis.topology import check_mode, probe_until, slot_ranges
 from cachekit.backends.redis.tracking import Tracker
 from cachekit.backends.redis.tracking_group import TrackingGroup
 from cachekit.config.urls import node_where
@@ -182,7 +182,13 @@ class ClusterBackend(RedisBackend):
 
     async def probe(self, timeout: float, *, fresh: bool = False) -> str | None:
         """Read the slot table again and PING every primary (a failover done: the promoted
-        replica answers), then write a short-lived key; None when all took it."""
+        replica answers), then write a short-lived key; None when all took it. A ``fresh``
+        probe (the circuit is open) keeps trying within ``timeout``: it waits out a failover."""
+        if fresh:
+            return await probe_until(lambda left: self._probe_once(left, fresh=True), timeout)
+        return await self._probe_once(timeout, fresh=False)
+
+    async def _probe_once(self, timeout: float, *, fresh: bool) -> str | None:
         name = self.prefix + PROBE_KEY
         try:
             async with asyncio.timeout(timeout):

@@ -32,7 +32,7 @@ from redis.asyncio.sentinel import Sentinel
 
 from cachekit.backends.redis.backend import RedisBackend
 from cachekit.backends.redis.errors import describe, map_redis_errors
-from cachekit.backends.redis.topology import hello, mode_error, mode_problem
+from cachekit.backends.redis.topology import hello, mode_error, mode_problem, probe_until
 from cachekit.backends.redis.tracking import PING_SECONDS, Tracker
 from cachekit.config.urls import node_where
 from cachekit.health import Topology
@@ -116,6 +116,14 @@ class SentinelBackend(RedisBackend):
             return
         if error is not None:
             raise error
+
+    async def probe(self, timeout: float, *, fresh: bool = False) -> str | None:
+        """``RedisBackend.probe`` on the master the sentinels name; a ``fresh`` probe (the
+        circuit is open) keeps trying within ``timeout``: it waits out a failover."""
+        if not fresh:
+            return await super().probe(timeout)
+        once = super().probe
+        return await probe_until(lambda left: once(left, fresh=True), timeout)
 
     async def _check_server(self, client: aioredis.Redis) -> None:
         """The server the sentinels name must answer as a master."""

@@ -13,7 +13,9 @@ A server that cannot say (Redis before 6, a command the ACL refuses) is taken at
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 from redis import exceptions as rex
 
@@ -46,6 +48,26 @@ _FIXES = {
         "(redis+cluster://{where})"
     ),
 }
+
+
+FAILOVER_PAUSE: Final = 0.05
+"""Seconds between two attempts of a probe that waits out a failover."""
+
+
+async def probe_until(
+    attempt: Callable[[float], Awaitable[str | None]], timeout: float
+) -> str | None:
+    """Repeat ``attempt(seconds left)`` until it succeeds (None) or ``timeout`` is spent;
+    the last reason otherwise. A Sentinel or Cluster failover completes within a second or
+    two of a probe starting: waiting for it inside the probe's budget closes the circuit as
+    soon as the promoted replica takes writes, not a probe backoff later."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        reason = await attempt(max(0.0, deadline - loop.time()))
+        if reason is None or deadline - loop.time() <= FAILOVER_PAUSE:
+            return reason
+        await asyncio.sleep(FAILOVER_PAUSE)
 
 
 def _text(value: Any) -> Any:
