@@ -371,6 +371,11 @@ class CommandObserver(Protocol):
     async def command(self, name: str, call: Awaitable[T]) -> T: ...
     async def batch(self, names: Sequence[str], call: Awaitable[T]) -> T: ...
 
+    def traced(self) -> bool:
+        """False: the tier may await a command itself, then call ``counted()`` (no frames)."""
+
+    def counted(self) -> None: ...
+
 
 class InvalidationSink(Protocol):
     """Receives what a remote tier's invalidation stream says (``RemoteTier.tracker``)."""

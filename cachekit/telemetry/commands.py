@@ -84,6 +84,13 @@ class CommandTelemetry:
         self._base = server_attributes(url)
         self._by_name: dict[str, dict[str, Any]] = {}
 
+    def traced(self) -> bool:
+        tracing = self.tracing
+        return not tracing.off and tracing.live()
+
+    def counted(self) -> None:
+        self.recorder.redis_calls += 1
+
     async def command(self, name: str, call: Awaitable[T]) -> T:
         """Await one command: counted once it succeeds, in a span while tracing is live."""
         tracing = self.tracing

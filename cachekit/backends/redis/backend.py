@@ -154,12 +154,16 @@ class RedisBackend(RemoteTier):
         """Run one command; auto-pipelined (``redis.auto_pipeline``), it shares a round
         trip with the commands other tasks issue in the same event-loop tick."""
         observer = self._observer
-        if observer is not None:
+        if observer is not None and observer.traced():
             return await observer.command(_name(args), self._send(args))
         pipeline = self._pipeline or self.auto_pipeline  # the hot path: no extra frame
         if pipeline is None:
-            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
-        return await pipeline.execute(*args)
+            result = await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        else:
+            result = await pipeline.execute(*args)
+        if observer is not None:
+            observer.counted()
+        return result
 
     async def _send(self, args: tuple[Any, ...]) -> Any:
         pipeline = self._pipeline or self.auto_pipeline
@@ -170,8 +174,11 @@ class RedisBackend(RemoteTier):
     async def _commands(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run several commands in one round trip; their replies in order."""
         observer = self._observer
-        if observer is None:
-            return await self._send_many(commands)
+        if observer is None or not observer.traced():
+            replies = await self._send_many(commands)
+            if observer is not None:
+                observer.counted()
+            return replies
         names = [_name(command) for command in commands]
         return await observer.batch(names, self._send_many(commands))
 
@@ -222,8 +229,7 @@ class RedisBackend(RemoteTier):
 
     def _pack_off_loop(self, name: str, payload: bytes) -> tuple[bytes, bytes]:
         """The envelope and the stored form of ``payload`` (runs in a worker thread)."""
-        envelope = self.codec.pack(payload, report=False)
-        sealed = self.sealed
+        envelope, sealed = self.codec.pack(payload, report=False), self.sealed
         return envelope, envelope if sealed is None else sealed.seal_envelope(envelope, name=name)
 
     async def _decoded(self, raw: bytes | str | None, type: Any, name: str) -> Any:
