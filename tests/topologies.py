@@ -47,8 +47,10 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
         time.sleep(0.02)
 
 
-def _client(server: RedisServer) -> redis.Redis:
-    return redis.Redis(port=server.port, socket_timeout=1, socket_connect_timeout=1)
+def _client(server: RedisServer, password: str | None = None) -> redis.Redis:
+    return redis.Redis(
+        port=server.port, password=password, socket_timeout=1, socket_connect_timeout=1
+    )
 
 
 def role(server: RedisServer) -> str:
@@ -157,8 +159,15 @@ class RedisCluster:
 class SentinelSet:
     """A master, one replica and ``sentinels`` sentinels monitoring them (quorum 2)."""
 
-    def __init__(self, sentinels: int = 3, *, down_after_ms: int = DOWN_AFTER_MS) -> None:
+    def __init__(
+        self,
+        sentinels: int = 3,
+        *,
+        down_after_ms: int = DOWN_AFTER_MS,
+        sentinel_password: str | None = None,
+    ) -> None:
         fast_sync = ["--repl-diskless-sync-delay", "0"]
+        self.sentinel_password = sentinel_password
         self.master = RedisServer(fast_sync)
         self.replica = RedisServer([*fast_sync, "--replicaof", "127.0.0.1", str(self.master.port)])
         conf = (
@@ -167,6 +176,8 @@ class SentinelSet:
             f"sentinel failover-timeout {SERVICE} 5000\n"
             f"sentinel parallel-syncs {SERVICE} 1\n"
         )
+        if sentinel_password is not None:  # the sentinels' own password (and each other's)
+            conf += f"requirepass {sentinel_password}\nsentinel sentinel-pass {sentinel_password}\n"
         self.sentinels = [RedisServer(["--sentinel"], config=conf) for _ in range(sentinels)]
 
     @property
@@ -188,13 +199,13 @@ class SentinelSet:
         return self
 
     def sentinel_master(self, sentinel: RedisServer) -> dict[str, object]:
-        with _client(sentinel) as client:
+        with _client(sentinel, self.sentinel_password) as client:
             found: dict[str, object] = client.sentinel_master(SERVICE)
         return found
 
     def current_master(self) -> RedisServer:
         """The server the sentinels name as master now."""
-        with _client(self.sentinels[0]) as client:
+        with _client(self.sentinels[0], self.sentinel_password) as client:
             _, port = client.sentinel_get_master_addr_by_name(SERVICE)
         return next(s for s in self.servers if s.port == int(port))
 
@@ -217,7 +228,7 @@ class SentinelSet:
                     return False
                 if int(str(state["num-slaves"])) < 1 or "master" not in str(state["flags"]):
                     return False
-                with _client(sentinel) as client:
+                with _client(sentinel, self.sentinel_password) as client:
                     replicas = client.sentinel_slaves(SERVICE)
                 if not any(not r["is_sdown"] for r in replicas):
                     return False

@@ -253,3 +253,26 @@ async def test_sentinel_tracking_follows_failover_to_new_master(sentinel_set: Se
             await asyncio.sleep(0.02)
         await stack.clear()
     await asyncio.to_thread(sentinel_set.heal)
+
+
+async def test_sentinel_password_is_the_sentinels_own_secret() -> None:
+    """Sentinels with their own password (``requirepass``) and data nodes without one:
+    ``redis.sentinel_password`` gets cachekit through; without it the stack is degraded
+    (never raises) and says why; the password shows in no report."""
+    password = "sentinel-canary-4d1f"
+    sentinels = SentinelSet(sentinel_password=password).start()
+    try:
+        cfg = config(sentinels.url, **{"redis.sentinel_password": password})
+        async with resolve(cfg) as stack:
+            await stack.set("k", "v")
+            assert await stack.get("k") == "v"
+            assert (await stack.health()).ok
+            await stack.clear()
+        async with resolve(config(sentinels.url)) as refused:
+            assert await refused.get("k") is None
+            report = await refused.health()
+            assert report.status == "degraded"
+            assert "auth" in " ".join(report.reasons).lower()
+            assert password not in repr(report)
+    finally:
+        sentinels.cleanup()
