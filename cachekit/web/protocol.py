@@ -1,4 +1,4 @@
-"""Deadlines on slow clients: uvicorn's h11 protocol with a header and a body timeout.
+"""Deadlines on slow clients: uvicorn's HTTP protocol with a header and a body timeout.
 
 uvicorn closes an idle keep-alive connection (``timeout_keep_alive``), but a connection
 that sends nothing, or sends its headers a byte at a time, stays open for good: a few
@@ -10,7 +10,9 @@ protocol class ``cachekit serve`` runs, where
 - its body within ``body_timeout`` seconds of the headers,
 
 or the connection is closed. The timers ride the event loop (``call_later``): no task or
-thread per connection.
+thread per connection. The protocol is uvicorn's httptools one (a C parser, several times
+cheaper per request than h11) when ``httptools`` is installed, as the ``server`` extra
+does, else its h11 one.
 """
 
 from __future__ import annotations
@@ -20,39 +22,47 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["GuardedH11Protocol", "guarded_protocol"]
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools is in the server extra
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+__all__ = ["GuardedH11Protocol", "GuardedProtocol", "guarded_protocol"]
 
 
-class GuardedH11Protocol(H11Protocol):
-    """``H11Protocol`` with the header and body deadlines (``guarded_protocol`` makes a
-    subclass with others; a worker process of ``--workers N`` sets these by name)."""
+class _Guard:
+    """The header and body deadlines, over either of uvicorn's protocols (``cycle``,
+    ``data_received``, ``on_response_complete`` are theirs)."""
 
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for: str | None = None  # "headers", "body" or None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self._arm("headers", self.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
         if self._waiting_for is None and (cycle is None or cycle.response_complete):
             self._arm("headers", self.header_timeout)  # the first byte of the next request
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         self._follow(cycle)
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
-        super().on_response_complete()  # may parse a pipelined request
+        super().on_response_complete()  # type: ignore[misc]  # may parse a pipelined request
         if self.cycle is cycle:
             self._disarm()  # idle now: the keep-alive timeout takes over
         else:
@@ -86,10 +96,26 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def guarded_protocol(header_timeout: float, body_timeout: float) -> type[H11Protocol]:
-    """The h11 protocol class with these deadlines, for ``uvicorn.Config(http=...)``."""
+class GuardedH11Protocol(_Guard, H11Protocol):
+    """``H11Protocol`` with the header and body deadlines."""
+
+
+if HttpToolsProtocol is not None:
+
+    class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):
+        """``HttpToolsProtocol`` with the header and body deadlines."""
+
+    GuardedProtocol: type[_Guard] = GuardedHttpToolsProtocol
+else:  # pragma: no cover
+    GuardedProtocol = GuardedH11Protocol
+"""The protocol ``cachekit serve`` runs (``guarded_protocol`` makes a subclass with other
+deadlines; a worker process of ``--workers N`` sets them on this one, found by name)."""
+
+
+def guarded_protocol(header_timeout: float, body_timeout: float) -> type[Any]:
+    """The protocol class with these deadlines, for ``uvicorn.Config(http=...)``."""
     return type(
-        "GuardedH11Protocol",
-        (GuardedH11Protocol,),
+        GuardedProtocol.__name__,
+        (GuardedProtocol,),
         {"header_timeout": header_timeout, "body_timeout": body_timeout},
     )

@@ -185,11 +185,11 @@ def worker_app() -> FastAPI:
     """The app of one worker process of ``cachekit serve --workers N`` (uvicorn imports it
     by name): the settings resolved from the environment the parent handed down."""
     from cachekit.config.settings import resolve_settings
-    from cachekit.web.protocol import GuardedH11Protocol
+    from cachekit.web.protocol import GuardedProtocol
 
     settings = resolve_settings()
-    GuardedH11Protocol.header_timeout = settings.config.server.header_timeout
-    GuardedH11Protocol.body_timeout = settings.config.server.body_timeout
+    GuardedProtocol.header_timeout = settings.config.server.header_timeout
+    GuardedProtocol.body_timeout = settings.config.server.body_timeout
     return_large_frees_to_the_os()
     return create_app(settings=settings, banner=True)
 
@@ -218,7 +218,7 @@ def serve(
     if workers > 1:
         options = uvicorn_options(config.server, log_level=log_level, log_format=log_format)
         # Worker processes import the protocol by name; worker_app sets its deadlines.
-        options["http"] = "cachekit.web.protocol:GuardedH11Protocol"
+        options["http"] = "cachekit.web.protocol:GuardedProtocol"
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.run("cachekit.web.server:worker_app", factory=True, workers=workers, **options)
         return 0
