@@ -158,9 +158,11 @@ class CacheRuntime:
         if self._probing is not None:
             self._probing.cancel()
         sampler, self._sampler = self._sampler, None
-        if sampler is not None:
+        # Started on another loop (a test client's thread) that may be gone by now.
+        if sampler is not None and not sampler.get_loop().is_closed():
             sampler.cancel()
-            await asyncio.gather(sampler, return_exceptions=True)
+            if sampler.get_loop() is asyncio.get_running_loop():
+                await asyncio.gather(sampler, return_exceptions=True)
         await self.cache.aclose()
 
     # -- what the ops endpoints report ------------------------------------------------
