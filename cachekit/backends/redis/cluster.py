@@ -85,15 +85,21 @@ class ClusterBackend(RedisBackend):
     async def _command(self, *args: Any) -> Any:
         """One command, on the primary serving its key."""
         observer = self._observer
-        if observer is not None:
+        if observer is not None and observer.traced():
             return await observer.command(name_of(args), self.router.send(args))
-        return await self.router.send(args)
+        result = await self.router.send(args)
+        if observer is not None:
+            observer.counted()
+        return result
 
     async def _commands(self, commands: list[Command]) -> list[Any]:
         """Commands with keys anywhere, grouped by node, the nodes asked in parallel."""
         observer = self._observer
-        if observer is None:
-            return await self.router.run_grouped(commands)
+        if observer is None or not observer.traced():
+            replies = await self.router.run_grouped(commands)
+            if observer is not None:
+                observer.counted()
+            return replies
         names = [name_of(command) for command in commands]
         return await observer.batch(names, self.router.run_grouped(commands))
 
