@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import redis
 
+from tests.certs import TLSFiles
 from tests.redis_server import RedisServer, free_port
 
 NODE_TIMEOUT_MS = 500
@@ -47,16 +48,21 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
         time.sleep(0.02)
 
 
-def _client(server: RedisServer, password: str | None = None) -> redis.Redis:
+def _client(
+    server: RedisServer, password: str | None = None, tls: TLSFiles | None = None
+) -> redis.Redis:
+    options: dict[str, object] = {}
+    if tls is not None:
+        options = {"ssl": True, "ssl_ca_certs": tls.ca}
     return redis.Redis(
-        port=server.port, password=password, socket_timeout=1, socket_connect_timeout=1
+        port=server.port, password=password, socket_timeout=1, socket_connect_timeout=1, **options
     )
 
 
-def role(server: RedisServer) -> str:
+def role(server: RedisServer, tls: TLSFiles | None = None) -> str:
     """``master``, ``slave`` (a replica) or ``down``."""
     try:
-        with _client(server) as client:
+        with _client(server, tls=tls) as client:
             reply = client.execute_command("ROLE")
     except (redis.RedisError, OSError):
         return "down"
@@ -65,9 +71,17 @@ def role(server: RedisServer) -> str:
 
 
 class RedisCluster:
-    """``primaries`` primaries with one replica each, on loopback."""
+    """``primaries`` primaries with one replica each, on loopback (``tls``: TLS only, the
+    cluster bus and replication included)."""
 
-    def __init__(self, primaries: int = 3, *, node_timeout_ms: int = NODE_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        primaries: int = 3,
+        *,
+        node_timeout_ms: int = NODE_TIMEOUT_MS,
+        tls: TLSFiles | None = None,
+    ) -> None:
+        self.tls = tls
         args = [
             "--cluster-enabled",
             "yes",
@@ -78,17 +92,27 @@ class RedisCluster:
             "--repl-diskless-sync-delay",
             "0",
         ]
+        if tls is not None:
+            args += [
+                "--tls-cluster", "yes",
+                "--tls-replication", "yes",
+                "--tls-cert-file", tls.server,
+                "--tls-key-file", tls.server,
+                "--tls-ca-cert-file", tls.ca,
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
         self.node_timeout = node_timeout_ms / 1000
         # The bus port defaults to port + 10000, which a free port above 55535 cannot have.
         self.nodes = [
-            RedisServer([*args, "--cluster-port", str(free_port())]) for _ in range(primaries * 2)
+            RedisServer([*args, "--cluster-port", str(free_port())], tls=tls is not None)
+            for _ in range(primaries * 2)
         ]
 
     @property
     def url(self) -> str:
-        """A ``redis+cluster://`` URL listing two seed nodes."""
+        """A ``redis+cluster://`` URL listing two seed nodes (``rediss+`` with TLS)."""
         seeds = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
-        return f"redis+cluster://{seeds}/0"
+        return f"{'rediss' if self.tls else 'redis'}+cluster://{seeds}/0"
 
     def start(self) -> RedisCluster:
         for node in self.nodes:
@@ -97,8 +121,10 @@ class RedisCluster:
         if cli is None:
             raise RuntimeError("redis-cli is not installed (Debian's redis-tools)")
         addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        tls = [] if self.tls is None else ["--tls", "--cacert", self.tls.ca]
+        create = ["--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"]
         subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+            [cli, *tls, *create],
             check=True,
             capture_output=True,
             timeout=30,
@@ -107,7 +133,7 @@ class RedisCluster:
         return self
 
     def info(self, node: RedisServer) -> dict[str, str]:
-        with _client(node) as client:
+        with _client(node, tls=self.tls) as client:
             text = client.execute_command("CLUSTER", "INFO")
         text = text.decode() if isinstance(text, bytes) else str(text)
         return dict(line.split(":", 1) for line in text.split() if ":" in line)
@@ -117,11 +143,11 @@ class RedisCluster:
         a replica in sync."""
 
         def healthy() -> bool:
-            running = [n for n in self.nodes if role(n) != "down"]
+            running = [n for n in self.nodes if role(n, self.tls) != "down"]
             if not all(self.info(n)["cluster_state"] == "ok" for n in running):
                 return False
             for primary in self.primaries():
-                with _client(primary) as client:
+                with _client(primary, tls=self.tls) as client:
                     replication = client.info("replication")
                 if int(replication.get("connected_slaves", 0)) < 1:
                     return False
@@ -132,17 +158,17 @@ class RedisCluster:
         return wait_until(healthy, timeout, "cluster healthy")
 
     def primaries(self) -> list[RedisServer]:
-        return [n for n in self.nodes if role(n) == "master"]
+        return [n for n in self.nodes if role(n, self.tls) == "master"]
 
     def replica_of(self, primary: RedisServer) -> RedisServer:
         """The replica that follows ``primary``."""
-        with _client(primary) as client:
+        with _client(primary, tls=self.tls) as client:
             replica = client.info("replication")["slave0"]
         return next(n for n in self.nodes if n.port == int(replica["port"]))
 
     def client(self, node: RedisServer) -> redis.Redis:
         """A plain client of one node (scan it, count its keys)."""
-        return _client(node)
+        return _client(node, tls=self.tls)
 
     def heal(self) -> None:
         """Restart every killed node (it rejoins as a replica) and wait until healthy."""

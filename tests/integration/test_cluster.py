@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from cachekit.backends.redis.cluster import ClusterBackend
 from cachekit.backends.redis.router import slot_of
 from cachekit.config.model import CacheConfig
 from cachekit.layers.wrapper import find_tier, stack_layers
+from tests.certs import write_pki
 from tests.helpers_check import run
 from tests.topologies import RedisCluster, role
 
@@ -353,3 +355,37 @@ async def test_cluster_stack_serves_without_explicit_connect(redis_cluster: Redi
         await stack.clear()
     finally:
         await stack.aclose()
+
+
+async def test_cluster_over_tls_every_node_verified(tmp_path: Path) -> None:
+    """A TLS-only cluster (client port, bus and replication): a rediss+cluster:// URL with
+    the CA reaches every primary over verified TLS; a plaintext URL does not get in."""
+    pki = write_pki(tmp_path)
+    cluster = RedisCluster(tls=pki).start()
+    try:
+        cfg = config(cluster.url, **{"security.tls_ca_path": pki.ca})
+        async with resolve(cfg) as stack:
+            items = {f"k{i}": i for i in range(100)}
+            await stack.set_many(items)
+            assert await stack.get_many(list(items)) == items
+            counts = keys_on_nodes(cluster, f"{cfg.key_prefix}*")
+            assert len(counts) == 3 and all(counts.values()), counts
+            router = backend_of(stack).router
+            assert len(router.nodes) >= 3
+            for node in router.primaries:
+                pool = node.client.connection_pool
+                connection = await pool.get_connection()
+                try:
+                    peer = connection._writer.get_extra_info("ssl_object").getpeercert()
+                    assert ("IP Address", "127.0.0.1") in peer["subjectAltName"]
+                finally:
+                    await pool.release(connection)
+            await stack.clear()
+        plain = resolve(config(cluster.url.replace("rediss+", "redis+")))
+        try:
+            assert await plain.connect() is False  # degraded, not raised
+            assert (await plain.health()).status == "degraded"
+        finally:
+            await plain.aclose()
+    finally:
+        cluster.cleanup()
