@@ -70,6 +70,18 @@ def role(server: RedisServer, tls: TLSFiles | None = None) -> str:
     return first.decode() if isinstance(first, bytes) else str(first)
 
 
+def _tls_args(tls: TLSFiles) -> list[str]:
+    """TLS on the client port and on every link a server opens itself (replication, the
+    cluster bus, a sentinel's links); clients need no certificate."""
+    return [
+        "--tls-replication", "yes",
+        "--tls-cert-file", tls.server,
+        "--tls-key-file", tls.server,
+        "--tls-ca-cert-file", tls.ca,
+        "--tls-auth-clients", "no",
+    ]  # fmt: skip
+
+
 class RedisCluster:
     """``primaries`` primaries with one replica each, on loopback (``tls``: TLS only, the
     cluster bus and replication included)."""
@@ -93,14 +105,7 @@ class RedisCluster:
             "0",
         ]
         if tls is not None:
-            args += [
-                "--tls-cluster", "yes",
-                "--tls-replication", "yes",
-                "--tls-cert-file", tls.server,
-                "--tls-key-file", tls.server,
-                "--tls-ca-cert-file", tls.ca,
-                "--tls-auth-clients", "no",
-            ]  # fmt: skip
+            args += ["--tls-cluster", "yes", *_tls_args(tls)]
         self.node_timeout = node_timeout_ms / 1000
         # The bus port defaults to port + 10000, which a free port above 55535 cannot have.
         self.nodes = [
@@ -191,11 +196,18 @@ class SentinelSet:
         *,
         down_after_ms: int = DOWN_AFTER_MS,
         sentinel_password: str | None = None,
+        tls: TLSFiles | None = None,
     ) -> None:
         fast_sync = ["--repl-diskless-sync-delay", "0"]
         self.sentinel_password = sentinel_password
-        self.master = RedisServer(fast_sync)
-        self.replica = RedisServer([*fast_sync, "--replicaof", "127.0.0.1", str(self.master.port)])
+        self.tls = tls
+        on_tls = tls is not None
+        tls_args = _tls_args(tls) if tls is not None else []
+        self.master = RedisServer([*fast_sync, *tls_args], tls=on_tls)
+        self.replica = RedisServer(
+            [*fast_sync, *tls_args, "--replicaof", "127.0.0.1", str(self.master.port)],
+            tls=on_tls,
+        )
         conf = (
             f"sentinel monitor {SERVICE} 127.0.0.1 {self.master.port} 2\n"
             f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}\n"
@@ -204,13 +216,17 @@ class SentinelSet:
         )
         if sentinel_password is not None:  # the sentinels' own password (and each other's)
             conf += f"requirepass {sentinel_password}\nsentinel sentinel-pass {sentinel_password}\n"
-        self.sentinels = [RedisServer(["--sentinel"], config=conf) for _ in range(sentinels)]
+        self.sentinels = [
+            RedisServer(["--sentinel", *tls_args], config=conf, tls=on_tls)
+            for _ in range(sentinels)
+        ]
 
     @property
     def url(self) -> str:
-        """A ``redis+sentinel://`` URL listing every sentinel and naming the service."""
+        """A ``redis+sentinel://`` URL listing every sentinel and naming the service
+        (``rediss+`` with TLS)."""
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+        return f"{'rediss' if self.tls else 'redis'}+sentinel://{hosts}/{SERVICE}/0"
 
     @property
     def servers(self) -> list[RedisServer]:
@@ -225,13 +241,13 @@ class SentinelSet:
         return self
 
     def sentinel_master(self, sentinel: RedisServer) -> dict[str, object]:
-        with _client(sentinel, self.sentinel_password) as client:
+        with _client(sentinel, self.sentinel_password, self.tls) as client:
             found: dict[str, object] = client.sentinel_master(SERVICE)
         return found
 
     def current_master(self) -> RedisServer:
         """The server the sentinels name as master now."""
-        with _client(self.sentinels[0], self.sentinel_password) as client:
+        with _client(self.sentinels[0], self.sentinel_password, self.tls) as client:
             _, port = client.sentinel_get_master_addr_by_name(SERVICE)
         return next(s for s in self.servers if s.port == int(port))
 
@@ -242,9 +258,9 @@ class SentinelSet:
 
         def healthy() -> bool:
             master = self.current_master()
-            if role(master) != "master":
+            if role(master, self.tls) != "master":
                 return False
-            with _client(master) as client:
+            with _client(master, tls=self.tls) as client:
                 replication = client.info("replication")
             if replication.get("slave0", {}).get("state") != "online":
                 return False
@@ -254,7 +270,7 @@ class SentinelSet:
                     return False
                 if int(str(state["num-slaves"])) < 1 or "master" not in str(state["flags"]):
                     return False
-                with _client(sentinel, self.sentinel_password) as client:
+                with _client(sentinel, self.sentinel_password, self.tls) as client:
                     replicas = client.sentinel_slaves(SERVICE)
                 if not any(not r["is_sdown"] for r in replicas):
                     return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.backends.redis.sentinel import SentinelBackend
 from cachekit.config.model import CacheConfig
 from cachekit.layers.wrapper import find_tier, stack_layers
+from tests.certs import write_pki
 from tests.helpers_check import run
 from tests.redis_server import RedisServer
 from tests.topologies import SentinelSet, role
@@ -274,5 +276,30 @@ async def test_sentinel_password_is_the_sentinels_own_secret() -> None:
             assert report.status == "degraded"
             assert "auth" in " ".join(report.reasons).lower()
             assert password not in repr(report)
+    finally:
+        sentinels.cleanup()
+
+
+async def test_sentinel_over_tls_sentinels_and_master_verified(tmp_path: Path) -> None:
+    """TLS-only sentinels, master and replica: a rediss+sentinel:// URL with the CA finds
+    the master through the sentinels and writes there over verified TLS."""
+    pki = write_pki(tmp_path)
+    sentinels = SentinelSet(tls=pki).start()
+    try:
+        cfg = config(sentinels.url, **{"security.tls_ca_path": pki.ca})
+        async with resolve(cfg) as stack:
+            await stack.set("k", "v")
+            assert await stack.get("k") == "v"
+            remote = find_tier(stack, "redis")
+            assert isinstance(remote, SentinelBackend)
+            pool = remote.client.connection_pool
+            connection = await pool.get_connection()
+            try:
+                peer = connection._writer.get_extra_info("ssl_object").getpeercert()
+                assert ("IP Address", "127.0.0.1") in peer["subjectAltName"]
+                assert connection.port == sentinels.current_master().port
+            finally:
+                await pool.release(connection)
+            await stack.clear()
     finally:
         sentinels.cleanup()
