@@ -150,6 +150,7 @@ class ClusterRouter:
         task = self._refresh
         if task is None or task.done():
             task = self._refresh = asyncio.get_running_loop().create_task(self._load())
+            task.add_done_callback(_consume)  # a caller cancelled meanwhile: no loop warning
         await asyncio.shield(task)
 
     def refresh_soon(self) -> None:
