@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from cachekit.backends.redis.backend import RedisBackend
 from cachekit.backends.redis.cluster import ClusterBackend
 from cachekit.backends.redis.sentinel import SentinelBackend
+from cachekit.backends.redis.topology import passed_client_error
 from cachekit.config.model import CacheConfig
 from cachekit.protocol import RemoteTier
 
@@ -29,6 +30,8 @@ def _redis(config: CacheConfig, client: Any) -> RemoteTier:
     """One server, the master the sentinels name, or a cluster: as ``redis.mode`` (or the
     URL's ``+sentinel`` / ``+cluster`` scheme) says."""
     topology = config.redis.topology
+    if client is not None and topology != "standalone":
+        raise passed_client_error(topology)
     if topology == "sentinel":
         return SentinelBackend.from_config(config, client=client)
     if topology == "cluster":

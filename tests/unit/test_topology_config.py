@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
-from cachekit import CacheConfigBuilder, CacheConfigError
+from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.backends.redis.connection import Endpoint
 from cachekit.config.model import CacheConfig
 from cachekit.config.posture import evaluate
@@ -199,3 +201,16 @@ def test_endpoint_node_client_carries_tls_and_pool_size() -> None:
     assert pool.connection_kwargs["host"] == "c" and pool.connection_kwargs["port"] == 7002
     assert pool.connection_kwargs["password"] == "pw"
     assert "SSL" in pool.connection_class.__name__
+
+
+def test_resolve_refuses_a_client_passed_in_with_a_topology_mode() -> None:
+    """One client reaches one server: with sentinel or cluster mode it is refused, naming
+    ``redis.mode``; a ``RedisCluster`` client is refused in standalone mode too."""
+    for url in ("redis+cluster://127.0.0.1:7000", "redis+sentinel://127.0.0.1:26379/m/0"):
+        with pytest.raises(CacheConfigError) as info:
+            resolve(cfg(redis__url=url), redis_client=fakeredis.FakeAsyncRedis())
+        assert info.value.problems[0].key == "redis.mode"
+    cluster_client = RedisCluster(host="127.0.0.1", port=7000)
+    with pytest.raises(CacheConfigError) as info:
+        resolve(cfg(redis__url="redis://127.0.0.1:7000/0"), redis_client=cluster_client)
+    assert "redis.mode = 'cluster'" in info.value.problems[0].message

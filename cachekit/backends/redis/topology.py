@@ -156,6 +156,16 @@ def foreign_client(client: object) -> CacheConfigError:
     return CacheConfigError([ConfigProblem(key="redis.mode", message=message)])
 
 
+def passed_client_error(mode: str) -> CacheConfigError:
+    """The error for a client passed in with ``redis.mode`` sentinel or cluster: one
+    client reaches one server, and cachekit must follow the topology itself."""
+    message = (
+        f"a client was passed in, but redis.mode is {mode!r}: pass none (cachekit connects "
+        "to the nodes itself), or use redis.mode = 'standalone' with that client"
+    )
+    return CacheConfigError([ConfigProblem(key="redis.mode", message=message, value=repr(mode))])
+
+
 async def standalone_topology(client: Any, where: str) -> Topology:
     """One server: its role and version, and the replicas it lists (when INFO is allowed)."""
     fields = await hello(client)
