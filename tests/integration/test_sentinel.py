@@ -303,3 +303,34 @@ async def test_sentinel_over_tls_sentinels_and_master_verified(tmp_path: Path) -
             await stack.clear()
     finally:
         sentinels.cleanup()
+
+
+async def test_sentinel_read_from_replica_memory_tier_hears_writes(
+    sentinel_set: SentinelSet,
+) -> None:
+    """Reads from the replica with the memory tier in front: tracking runs on that replica,
+    so a write by another process (on the master, replicated) reaches the memory tier."""
+    cfg = config(
+        sentinel_set.url,
+        memory=True,
+        **{"redis.read_from": "replica", "memory.max_stale_seconds": 60},
+    )
+    other_cfg = CacheConfigBuilder().with_preset("simple").with_overrides(
+        {"namespace": cfg.namespace, "redis.url": sentinel_set.url, "memory.enabled": False}
+    ).build()
+    names = [f"r{i}" for i in range(10)]
+    async with resolve(cfg) as stack, resolve(other_cfg) as other:
+        coherence = next(
+            layer.coherence for layer in stack_layers(stack) if hasattr(layer, "coherence")
+        )
+        assert coherence.trusted, coherence.describe()
+        await other.set_many(dict.fromkeys(names, "old"))
+        deadline = time.monotonic() + 10
+        while await stack.get_many(names) != dict.fromkeys(names, "old"):  # replication lag
+            assert time.monotonic() < deadline, "the replica never got the writes"
+            await asyncio.sleep(0.02)
+        await other.set_many(dict.fromkeys(names, "new"))
+        while await stack.get_many(names) != dict.fromkeys(names, "new"):
+            assert time.monotonic() < deadline, "no invalidation from the replica"
+            await asyncio.sleep(0.02)
+        await other.clear()
