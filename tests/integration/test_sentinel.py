@@ -18,6 +18,8 @@ from cachekit import CacheConfigBuilder, CacheConfigError, resolve
 from cachekit.backends.redis.sentinel import SentinelBackend
 from cachekit.config.model import CacheConfig
 from cachekit.layers.wrapper import find_tier, stack_layers
+from cachekit.testing import running_app
+from cachekit.web.server import create_app
 from tests.certs import write_pki
 from tests.helpers_check import run
 from tests.redis_server import RedisServer
@@ -334,3 +336,31 @@ async def test_sentinel_read_from_replica_memory_tier_hears_writes(
             assert time.monotonic() < deadline, "no invalidation from the replica"
             await asyncio.sleep(0.02)
         await other.clear()
+
+
+async def test_sentinel_readyz_degraded_then_ok_across_failover(sentinel_set: SentinelSet) -> None:
+    """``cachekit serve``'s ``/readyz`` while the master is killed: 200 throughout (serving
+    from memory meanwhile), ``degraded`` then ``ok`` once the sentinels promoted the replica."""
+    cfg = config(sentinel_set.url, memory=True, **{"server.readiness_interval": 0.05})
+    statuses: list[str] = []
+    codes: set[int] = set()
+    async with running_app(create_app(config=cfg)) as client:
+
+        async def poll() -> str:
+            response = await client.get("/readyz")
+            codes.add(response.status_code)
+            status = str(response.json()["status"])
+            if not statuses or statuses[-1] != status:
+                statuses.append(status)
+            return status
+
+        assert await poll() == "ok"
+        sentinel_set.current_master().kill()
+        deadline = time.monotonic() + 30
+        while "degraded" not in statuses or statuses[-1] != "ok":
+            assert time.monotonic() < deadline, statuses
+            await poll()
+            await asyncio.sleep(0.05)
+    assert statuses == ["ok", "degraded", "ok"]
+    assert codes == {200}
+    await asyncio.to_thread(sentinel_set.heal)
