@@ -40,6 +40,8 @@ CHANNEL: Final = b"__redis__:invalidate"
 PING_SECONDS: Final = 0.5
 """How often the tracking connection is pinged; two silent intervals mean it is lost."""
 _BACKOFF: Final = EqualJitterBackoff(cap=2.0, base=0.05)
+_CLOSE_SECONDS: Final = 2.0
+"""How long ``aclose`` waits for the tracking task to stop (it is cut loose after)."""
 
 
 def _unsupported(exc: BaseException) -> bool:
@@ -98,8 +100,15 @@ class Tracker:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A cancellation lost inside the client library must not hang the close: the
+            # connection is cut too (a read still waiting then fails) and the wait is bounded.
+            await self._drop()
+            done, _ = await asyncio.wait([task], timeout=_CLOSE_SECONDS)
+            if done:
+                with contextlib.suppress(BaseException):
+                    task.result()
+            else:
+                logger.warning("cachekit: tracking did not stop within %ss", _CLOSE_SECONDS)
         await self._drop()
         self.state = "stopped"
         self._stopping = False
@@ -198,8 +207,9 @@ class Tracker:
                 await self._handle(message)
         finally:
             watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await asyncio.wait([watchdog])  # never swallows a cancellation of this task
+            if not watchdog.cancelled():
+                watchdog.exception()  # retrieved: a failed PING write is no news here
 
     async def _call(self, connection: Any, *args: Any) -> Any:
         await connection.send_command(*args)
