@@ -104,6 +104,29 @@ async def test_cluster_delete_matching_and_clear_leave_no_key_on_any_node(
         assert set(keys_on_nodes(redis_cluster, f"{cfg.key_prefix}*").values()) == {0}
 
 
+async def test_cluster_ai_invalidations_leave_no_matching_key_on_any_node(
+    redis_cluster: RedisCluster,
+) -> None:
+    """The AI cache's invalidate_pattern and invalidate_by_operation, over a memory tier:
+    no matching key is left on any primary, nor in memory; the other operation's stay."""
+    from cachekit.layers.ai.cache import AIResponseCache
+
+    cfg = config(redis_cluster.url, memory=True, **{"ai.enabled": True})
+    async with resolve(cfg) as stack:
+        assert isinstance(stack, AIResponseCache)
+        summaries = [stack.build_key(f"doc {i}", "summarize") for i in range(300)]
+        sentiments = [stack.build_key(f"doc {i}", "sentiment") for i in range(100)]
+        await stack.set_many({key: {"i": i} for i, key in enumerate(summaries + sentiments)})
+        assert len(await stack.get_many(summaries)) == 300  # now in memory too
+        assert await stack.invalidate_pattern("summarize") == 300
+        assert set(keys_on_nodes(redis_cluster, f"{cfg.key_prefix}*summarize*").values()) == {0}
+        assert await stack.get_many(summaries) == {}
+        assert len(await stack.get_many(sentiments)) == 100
+        assert await stack.invalidate_by_operation("sentiment") == 100
+        assert set(keys_on_nodes(redis_cluster, f"{cfg.key_prefix}*").values()) == {0}
+        assert await stack.get_many(sentiments) == {}
+
+
 async def test_cluster_hash_tag_keeps_namespace_on_one_node(redis_cluster: RedisCluster) -> None:
     """``redis.hash_tag = 'namespace'``: every key in one slot, so on one primary."""
     cfg = config(redis_cluster.url, **{"redis.hash_tag": "namespace"})
