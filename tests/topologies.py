@@ -158,6 +158,11 @@ class RedisCluster:
                     return False
                 if replication.get("slave0", {}).get("state") != "online":
                     return False
+            for node in running:  # and every node's slot table lists the replicas (gossip)
+                with _client(node, tls=self.tls) as client:
+                    ranges = client.execute_command("CLUSTER", "SLOTS")
+                if any(len(entry) < 4 for entry in ranges):
+                    return False
             return len(self.primaries()) * 2 == len(running)
 
         return wait_until(healthy, timeout, "cluster healthy")

@@ -32,9 +32,14 @@ EXIT_UNFIT = 1
 
 
 def _line(out: TextIO, label: str, text: str) -> None:
+    """One line of the report; an unlabelled line continues the one above (a topology's
+    nodes: a list under ``nodes`` in the JSON form)."""
     fields = getattr(out, "fields", None)
     if fields is not None:
-        fields[label] = text
+        if label:
+            fields[label] = text
+        else:
+            fields.setdefault("nodes", []).append(text)
     out.write(f"  {label:<9} {text}\n")
 
 
@@ -43,7 +48,7 @@ class _Collected(io.StringIO):
 
     def __init__(self) -> None:
         super().__init__()
-        self.fields: dict[str, str] = {}
+        self.fields: dict[str, Any] = {}
 
 
 async def run_check_json(config: CacheConfig, out: TextIO, *, serve: bool = False) -> int:

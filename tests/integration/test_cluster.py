@@ -6,6 +6,7 @@ load (the test that kills heals the cluster for the rest of the module)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -195,6 +196,10 @@ def test_check_prints_cluster_topology(
     assert sum("primary  127.0.0.1:" in line for line in lines) == 3
     assert sum("replica  127.0.0.1:" in line for line in lines) == 3
     assert "slots 0-5460" in text
+    status, lines = run(["check", "--env", "testing", "--format", "json"])
+    nodes = json.loads("\n".join(lines))["checks"]["nodes"]
+    assert status == 0 and len(nodes) == 6
+    assert sum(node.startswith("primary") for node in nodes) == 3
 
 
 async def test_cluster_tracking_on_every_node_invalidates_memory(
