@@ -20,6 +20,7 @@ from cachekit.backends.redis.cluster import ClusterBackend
 from cachekit.backends.redis.sentinel import SentinelBackend
 from cachekit.backends.redis.topology import passed_client_error
 from cachekit.config.model import CacheConfig
+from cachekit.config.urls import REDIS_SCHEMES
 from cachekit.protocol import RemoteTier
 
 RemoteFactory = Callable[[CacheConfig, Any], RemoteTier]
@@ -40,18 +41,7 @@ def _redis(config: CacheConfig, client: Any) -> RemoteTier:
 
 
 # Global state, confined here: the built-in schemes, plus those registered at run time.
-_BACKENDS: dict[str, RemoteFactory] = {
-    scheme: _redis
-    for scheme in (
-        "redis",
-        "rediss",
-        "unix",
-        "redis+sentinel",
-        "rediss+sentinel",
-        "redis+cluster",
-        "rediss+cluster",
-    )
-}
+_BACKENDS: dict[str, RemoteFactory] = dict.fromkeys(REDIS_SCHEMES, _redis)
 
 
 def register_backend(scheme: str, factory: RemoteFactory) -> None:

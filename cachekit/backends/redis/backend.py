@@ -309,13 +309,8 @@ class RedisBackend(RemoteTier):
 
     def _new_tracker(self, sink: InvalidationSink) -> Tracker:
         pool = self._tracking_pool() if self._owns_client else self.client.connection_pool
-        kwargs = {**pool.connection_kwargs, "protocol": 2}  # invalidations as pub/sub replies
-
-        def make_connection() -> Any:
-            return pool.connection_class(**kwargs)
-
-        return Tracker(
-            make_connection,
+        return Tracker.on_pool(
+            pool,
             self.prefix,
             sink,
             reply_timeout=self.endpoint.connect_timeout + self.endpoint.socket_timeout,

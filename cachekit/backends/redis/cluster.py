@@ -228,13 +228,8 @@ class ClusterBackend(RedisBackend):
 
     def _node_tracker(self, address: Address, sink: InvalidationSink) -> Tracker:
         pool = self.endpoint.node_client(*address, retries=0, max_connections=1).connection_pool
-        kwargs = {**pool.connection_kwargs, "protocol": 2}  # invalidations as pub/sub replies
-
-        def make_connection() -> Any:
-            return pool.connection_class(**kwargs)
-
-        return Tracker(
-            make_connection,
+        return Tracker.on_pool(
+            pool,
             self.prefix,
             sink,
             reply_timeout=self.endpoint.connect_timeout + self.endpoint.socket_timeout,

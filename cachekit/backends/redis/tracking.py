@@ -80,6 +80,19 @@ class Tracker:
         self._stopping = False
         self._reset_reason: str | None = None
 
+    @classmethod
+    def on_pool(
+        cls, pool: Any, prefix: str, sink: InvalidationSink, *, reply_timeout: float
+    ) -> Tracker:
+        """A tracker whose connections are made like ``pool``'s, over RESP2 (invalidations
+        arrive as pub/sub replies)."""
+        kwargs = {**pool.connection_kwargs, "protocol": 2}
+
+        def make_connection() -> Any:
+            return pool.connection_class(**kwargs)
+
+        return cls(make_connection, prefix, sink, reply_timeout=reply_timeout)
+
     def launch(self) -> None:
         """Start tracking in the background (needs a running event loop); safe to repeat."""
         if self._task is None:
